@@ -20,7 +20,8 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 300_000,
           // Real services are shared: run files one at a time so they do not fight for two cores.
-          fileParallelism: false,
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],
