@@ -1,7 +1,13 @@
 import { defineConfig } from "vitest/config";
 
+// .ci/run sets REAGENT_VITEST_JSON=<path> to get a JSON report beside the usual console output.
+const jsonReport = process.env.REAGENT_VITEST_JSON;
+
 export default defineConfig({
   test: {
+    ...(jsonReport !== undefined && jsonReport !== ""
+      ? { reporters: ["default", "json"], outputFile: { json: jsonReport } }
+      : {}),
     projects: [
       {
         test: {
