@@ -239,7 +239,7 @@ export function describeCause(cause: unknown): string | undefined {
   try {
     return JSON.stringify(cause);
   } catch {
-    return String(cause);
+    return Object.prototype.toString.call(cause);
   }
 }
 

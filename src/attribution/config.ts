@@ -1,0 +1,76 @@
+/**
+ * Engine settings: one zod schema that validates, fills defaults and documents every knob.
+ * Defaults are inseq's ReAGent defaults (reference/reagent.md §2.9): r=0.3, n=5, k=3,
+ * T_max=3000, B=16. The hash of the resolved settings keys results (attribution id, dedup).
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+
+export const methodIds = ["reagent", "loo", "random"] as const;
+export type MethodId = (typeof methodIds)[number];
+
+export const modeIds = ["joint", "reference"] as const;
+export type ModeId = (typeof modeIds)[number];
+
+export const samplerIds = ["uniform", "pos", "mlm", "self"] as const;
+export type SamplerId = (typeof samplerIds)[number];
+
+export const samplerDescriptions: Record<SamplerId, string> = {
+  uniform: "a uniformly random vocabulary token (never a special token)",
+  pos: "a random token with the same part-of-speech tag, as in the released ReAGent code (POS table built per tokenizer, cached on disk)",
+  mlm: "a masked LM's prediction for the masked token, mapped back into the target vocabulary, as the ReAGent paper describes (RoBERTa-style)",
+  self: "one of the target model's own top-k predictions for that position, from the unperturbed pass",
+};
+
+export const engineConfigSchema = z
+  .object({
+    method: z.enum(methodIds).default("reagent").describe("reagent: the ReAGent method; loo: leave-one-out occlusion baseline; random: random-attribution baseline"),
+    mode: z
+      .enum(modeIds)
+      .default("joint")
+      .describe("joint: one teacher-forced pass scores every completion position per probe step; reference: the published per-target loop"),
+    sampler: z.enum(samplerIds).default("pos").describe("How replacement tokens are drawn"),
+    replacing_ratio: z.number().gt(0).lt(1).default(0.3).describe("r: Bernoulli probability that a position is replaced in an update step"),
+    keep_top_n: z.number().int().min(1).default(5).describe("n: positions kept in the stopping check"),
+    stopping_top_k: z.number().int().min(1).default(3).describe("k: a probe stops once the target is in the model's top-k"),
+    max_steps: z.number().int().min(1).default(3000).describe("T_max: step cap per probe"),
+    num_probes: z.number().int().min(1).default(16).describe("B: independent probes per target token"),
+    seed: z.number().int().min(0).default(42).describe("Random seed; the same seed, input and settings give the same result"),
+    clamp_eps: z.number().gt(0).lt(0.1).default(1e-6).describe("Δp is clamped to (-1+eps, 1-eps) before atanh (a documented deviation: the original gives ±inf)"),
+    check_every: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe("Joint mode: run a probe's stopping check every this many steps, and at once when its top-n set changed"),
+    max_targets: z.number().int().min(1).default(64).describe("Attribute at most this many completion tokens (the first ones)"),
+    mlm_top_k: z.number().int().min(1).default(5).describe("mlm sampler: draw among the masked LM's top-k predictions (1 = argmax)"),
+    self_top_k: z.number().int().min(1).default(5).describe("self sampler: draw among the target model's top-k predictions"),
+    loo_samples: z.number().int().min(1).default(1).describe("loo baseline: replacement draws averaged per position"),
+  })
+  .strict();
+
+export type EngineConfig = z.infer<typeof engineConfigSchema>;
+export type EngineConfigInput = z.input<typeof engineConfigSchema>;
+
+export function resolveEngineConfig(input: EngineConfigInput = {}): EngineConfig {
+  return engineConfigSchema.parse(input);
+}
+
+/** Keys whose values change results: everything but `max_targets` changes only how much is attributed, so it is hashed too. */
+export function configHash(cfg: EngineConfig, extra: Record<string, unknown> = {}): string {
+  const stable = JSON.stringify(sortKeys({ ...cfg, ...extra }));
+  return createHash("sha256").update(stable).digest("hex").slice(0, 16);
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, sortKeys(x)]),
+    );
+  }
+  return v;
+}

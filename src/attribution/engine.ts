@@ -1,0 +1,262 @@
+/**
+ * The attribution engine: text in, AttributionResult out.
+ *
+ * It renders the prompt (plain text or chat messages through the model's template), tokenises
+ * with character offsets, marks the positions no sampler may replace (BOS, special and
+ * chat-template tokens), runs the configured method on token ids through the Scorer, and
+ * builds the sequence view, words, segment shares and top spans.
+ */
+import { createHash } from "node:crypto";
+import type { AttributionResult, RecordContext, ResultToken } from "../../schemas/attribution-result.js";
+import { RESULT_SCHEMA_VERSION, emptyRecordContext } from "../../schemas/attribution-result.js";
+import { AttributionError, ReagentError, errorMessage } from "../errors.js";
+import { CountingScorer, type Scorer } from "../models/scorer.js";
+import type { ChatMessage, ChatTemplate, MessageRange } from "../text/chat-template.js";
+import { findRuleSegments, roleSegments, segmentAt, type SegmentRule } from "../text/segments.js";
+import type { TextTokenizer } from "../text/tokenizer.js";
+import { ENGINE_VERSION } from "../version.js";
+import { leaveOneOut, randomAttribution } from "./baselines.js";
+import { configHash, resolveEngineConfig, type EngineConfig, type EngineConfigInput } from "./config.js";
+import { reagentJoint } from "./reagent/joint.js";
+import { reagentReference } from "./reagent/reference.js";
+import { createRng } from "./rng.js";
+import type { TokenSampler } from "./samplers/sampler.js";
+import { rolloutSequence, segmentShares, topSpans, wordScores } from "./sequence-view.js";
+import type { AttributionMethod, MethodOutput, ProgressEvent, TargetsInput } from "./targets.js";
+
+/** What a model brings to attribution: a scorer, its tokenizer, and how to render chats. */
+export interface AttributionModel {
+  readonly scorer: Scorer;
+  readonly tokenizer: TextTokenizer;
+  readonly chatTemplate: ChatTemplate;
+  /** Prepend the tokenizer's BOS to the prompt (as the model saw it in training). */
+  readonly addBos: boolean;
+}
+
+export interface AttributeRequest {
+  readonly prompt: string | readonly ChatMessage[];
+  readonly completion: string;
+  /** Completion token ids when the log has them (used as given; they must be in the model's vocabulary). */
+  readonly completionIds?: readonly number[];
+  readonly context?: Partial<RecordContext>;
+}
+
+export interface AttributeOptions {
+  readonly onProgress?: (e: ProgressEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface EngineOptions {
+  readonly segments?: readonly SegmentRule[];
+  /** Top spans reported per result. */
+  readonly maxSpans?: number;
+}
+
+function methodFor(cfg: EngineConfig): AttributionMethod {
+  if (cfg.method === "loo") return leaveOneOut;
+  if (cfg.method === "random") return randomAttribution;
+  return cfg.mode === "reference" ? reagentReference : reagentJoint;
+}
+
+export class AttributionEngine {
+  readonly config: EngineConfig;
+  readonly configHash: string;
+  private readonly segments: readonly SegmentRule[];
+  private readonly maxSpans: number;
+
+  constructor(
+    readonly model: AttributionModel,
+    readonly sampler: TokenSampler,
+    config: EngineConfigInput | EngineConfig = {},
+    opts: EngineOptions = {},
+  ) {
+    this.config = resolveEngineConfig(config);
+    if (this.sampler.id !== this.config.sampler) {
+      throw new AttributionError({ what: "creating the engine", why: `config names sampler "${this.config.sampler}" but "${this.sampler.id}" was given` });
+    }
+    this.segments = opts.segments ?? [];
+    this.maxSpans = opts.maxSpans ?? 5;
+    this.configHash = configHash(this.config, {
+      scorer: model.scorer.info.id,
+      sampler: sampler.description,
+      segments: this.segments,
+      engine: ENGINE_VERSION,
+    });
+  }
+
+  /** The deterministic id of the attribution of a record: the same record and settings give the same id. */
+  attributionId(recordKey: string): string {
+    return createHash("sha256").update(`${recordKey}\u0000${this.configHash}`).digest("hex").slice(0, 32);
+  }
+
+  async attribute(req: AttributeRequest, opts: AttributeOptions = {}): Promise<AttributionResult> {
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const prepared = this.prepare(req);
+    const scorer = new CountingScorer(this.model.scorer);
+    const recordKey = req.context?.record_id ?? createHash("sha256").update(JSON.stringify([req.prompt, req.completion])).digest("hex");
+    const rng = createRng(this.config.seed, recordKey);
+    let out: MethodOutput;
+    try {
+      out = await methodFor(this.config)(prepared.input, {
+        scorer,
+        sampler: this.sampler,
+        rng,
+        config: this.config,
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ReagentError) throw err;
+      throw new AttributionError({ what: "attributing record", why: errorMessage(err), cause: err });
+    }
+    return this.buildResult(req, prepared, out, scorer, startedAt, performance.now() - t0, recordKey);
+  }
+
+  /** Tokenise and mark protected positions (exposed for tests and the CLI's dry runs). */
+  prepare(req: AttributeRequest): PreparedInput {
+    const tok = this.model.tokenizer;
+    let text: string;
+    let messages: readonly MessageRange[] = [];
+    if (typeof req.prompt === "string") {
+      text = req.prompt;
+    } else {
+      const rendered = this.model.chatTemplate.render(req.prompt, { addGenerationPrompt: true });
+      text = rendered.text;
+      messages = rendered.messages;
+    }
+    const enc = tok.encode(text);
+    const bos = this.model.addBos && tok.bosId !== undefined ? [tok.bosId] : [];
+    const promptIds = [...bos, ...enc.ids];
+    const offsets = [...bos.map(() => ({ start: 0, end: 0 })), ...enc.offsets];
+    const special = [...bos.map(() => true), ...enc.special];
+    if (promptIds.length === 0) {
+      throw new AttributionError({ what: "preparing the prompt", why: "the prompt is empty and the model has no BOS token to condition on" });
+    }
+    const ruleRanges = findRuleSegments(text, this.segments);
+    const msgRanges = roleSegments(messages);
+    const isChat = typeof req.prompt !== "string";
+    const promptTokens: ResultToken[] = promptIds.map((id, i) => {
+      const o = offsets[i] as { start: number; end: number };
+      const seg = segmentAt(o.start, o.end, ruleRanges, msgRanges);
+      const inMessage = msgRanges.some((m) => m.start <= o.start && o.end <= m.end && o.end > o.start);
+      // In a chat prompt, text outside every message's content is template scaffolding.
+      const template = isChat && !inMessage && !(seg && ruleRanges.some((r) => r.name === seg.name));
+      return {
+        id,
+        text: text.slice(o.start, o.end),
+        start: o.start,
+        end: o.end,
+        special: special[i] ?? false,
+        protected: (special[i] ?? false) || tok.specialIds.has(id) || template || o.end <= o.start,
+        segment: template ? "template" : (seg?.name ?? "prompt"),
+        message_index: seg?.messageIndex ?? null,
+      };
+    });
+
+    const completionEnc = req.completionIds ? undefined : tok.encode(req.completion);
+    const completionIds = req.completionIds ? [...req.completionIds] : (completionEnc as { ids: number[] }).ids;
+    if (completionIds.length === 0) throw new AttributionError({ what: "preparing the completion", why: "the completion has no tokens to attribute" });
+    const vocab = this.model.scorer.capabilities.vocabSize;
+    const bad = [...promptIds, ...completionIds].find((id) => id < 0 || (vocab !== undefined && id >= vocab));
+    if (bad !== undefined) throw new AttributionError({ what: "preparing the input", why: `token id ${bad} is outside the model's vocabulary (${vocab})` });
+    let cursor = 0;
+    const completionTokens: ResultToken[] = completionIds.map((id, i) => {
+      const o = completionEnc?.offsets[i];
+      const piece = o ? req.completion.slice(o.start, o.end) : tok.tokenText(id);
+      const start = o ? o.start : cursor;
+      cursor = o ? o.end : cursor + piece.length;
+      const sp = tok.specialIds.has(id);
+      return { id, text: piece, start, end: o ? o.end : cursor, special: sp, protected: sp, segment: "completion", message_index: null };
+    });
+    const maxLen = this.model.scorer.capabilities.maxSequenceLength;
+    const G = Math.min(completionIds.length, this.config.max_targets);
+    if (maxLen !== undefined && promptIds.length + G > maxLen) {
+      throw new AttributionError({
+        what: "preparing the input",
+        why: `prompt (${promptIds.length} tokens) plus ${G} attributed completion tokens exceed the model's ${maxLen}-token limit`,
+      });
+    }
+    const ids = [...promptIds, ...completionIds];
+    const replaceable = [...promptTokens.map((t) => !t.protected), ...completionTokens.map((t) => !t.protected)];
+    const input: TargetsInput = {
+      ids,
+      promptLength: promptIds.length,
+      replaceable,
+      targets: Array.from({ length: G }, (_, i) => i),
+    };
+    return { text, messages, promptTokens, completionTokens, input };
+  }
+
+  private buildResult(
+    req: AttributeRequest,
+    prepared: PreparedInput,
+    out: MethodOutput,
+    scorer: CountingScorer,
+    startedAt: Date,
+    durationMs: number,
+    recordKey: string,
+  ): AttributionResult {
+    const P = prepared.input.promptLength;
+    const seq = rolloutSequence(P, out.targets);
+    const roles = new Map(prepared.messages.map((m) => [m.index, m.role] as const));
+    const ruleNames = new Set(this.segments.map((s) => s.name));
+    const targets = out.targets.map((t) => ({
+      index: t.index,
+      token_id: t.tokenId,
+      p_original: Math.min(1, Math.max(0, t.pOriginal)),
+      converged: t.converged,
+      probes_converged: t.probesConverged,
+      probes_total: t.probesTotal,
+      steps: t.steps,
+      importance: Array.from(t.importance),
+    }));
+    const conv = out.targets;
+    return {
+      schema_version: RESULT_SCHEMA_VERSION,
+      attribution_id: this.attributionId(recordKey),
+      context: { ...emptyRecordContext, ...req.context },
+      created_at: new Date().toISOString(),
+      engine_version: ENGINE_VERSION,
+      model: { scorer_id: this.model.scorer.info.id, kind: this.model.scorer.info.kind, name: this.model.scorer.info.model },
+      method: this.config.method,
+      mode: this.config.method === "reagent" ? this.config.mode : null,
+      sampler: this.sampler.id,
+      sampler_description: this.sampler.description,
+      config: this.config,
+      config_hash: this.configHash,
+      prompt: { text: prepared.text, tokens: prepared.promptTokens, messages: [...prepared.messages] },
+      completion: { text: req.completion, tokens: prepared.completionTokens },
+      targets,
+      sequence: { importance: Array.from(seq), aggregation: "rollout_mean" },
+      words: wordScores(prepared.text, prepared.promptTokens, seq),
+      segments: segmentShares(prepared.promptTokens, seq, ruleNames, roles),
+      spans: topSpans(prepared.text, prepared.promptTokens, seq, this.maxSpans, roles),
+      convergence: {
+        converged: conv.every((t) => t.converged),
+        targets_converged: conv.filter((t) => t.converged).length,
+        targets_total: conv.length,
+        probes_converged: conv.reduce((s, t) => s + t.probesConverged, 0),
+        probes_total: conv.reduce((s, t) => s + t.probesTotal, 0),
+        steps_total: conv.reduce((s, t) => s + t.steps, 0),
+        steps_max: conv.reduce((s, t) => Math.max(s, t.steps), 0),
+      },
+      cost: {
+        model_calls: scorer.cost.modelCalls,
+        sequences_evaluated: scorer.cost.sequencesEvaluated,
+        tokens_processed: scorer.cost.tokensProcessed,
+      },
+      timings: { started_at: startedAt.toISOString(), duration_ms: Math.round(durationMs * 1000) / 1000 },
+      faithfulness: null,
+      warnings: out.warnings,
+    };
+  }
+}
+
+export interface PreparedInput {
+  readonly text: string;
+  readonly messages: readonly MessageRange[];
+  readonly promptTokens: ResultToken[];
+  readonly completionTokens: ResultToken[];
+  readonly input: TargetsInput;
+}

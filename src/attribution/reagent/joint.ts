@@ -1,0 +1,144 @@
+/**
+ * Joint mode: the same per-target probes, update rule, stopping rule and aggregation as
+ * reference mode, with the model calls shared across target tokens.
+ *
+ * - Update: per probe index b, ONE perturbed copy of prompt ++ completion is scored with
+ *   teacher forcing; position P+t gives p(y_t | perturbed context of target t) for every target
+ *   at once. Target t's probe b is updated with the replacement set restricted to its own
+ *   context [0, P+t). When the perturbation replaced the completion token at P+t itself (it is
+ *   context for later targets), that slot no longer scores y_t, so target t simply skips this
+ *   step's update: the replacement of its context is independent of that event, so the skip
+ *   biases nothing, it only costs target t a step.
+ * - Stopping checks of every live (target, probe) pair go out in one batch call.
+ * - `check_every` > 1 checks a probe only when its top-n set changed since its last check or
+ *   every `check_every` steps (a documented deviation that trades detection delay for calls).
+ * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
+ * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
+ */
+import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "../targets.js";
+import { probabilityOf, samplerContext } from "../targets.js";
+import { unperturbedPass } from "../unperturbed.js";
+import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, stoppingReplacement } from "./probes.js";
+
+interface TargetState {
+  readonly t: number;
+  readonly position: number;
+  readonly y: number;
+  readonly pOrig: number;
+  readonly probes: ProbeSet;
+  readonly replaceable: readonly boolean[];
+  steps: number;
+}
+
+export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promise<MethodOutput> {
+  const cfg = deps.config;
+  const P = input.promptLength;
+  const warnings: string[] = [];
+  const opts = { topK: cfg.stopping_top_k, ...(deps.signal ? { signal: deps.signal } : {}) };
+  if (input.targets.length === 0) return { targets: [], warnings };
+
+  const base = await unperturbedPass(input, deps, deps.sampler.id === "self");
+  const sctx = samplerContext(input.ids, base.topKByPosition);
+  const lastTarget = input.targets[input.targets.length - 1] as number;
+  const seqLen = P + lastTarget + 1; // nothing after the last attributed target is needed
+  const seq = input.ids.slice(0, seqLen);
+  // Every position before the last target's slot is context for some target.
+  const ctxReplaceable = input.replaceable.slice(0, seqLen - 1);
+
+  const states: TargetState[] = input.targets.map((t) => {
+    const position = P + t;
+    const replaceable = input.replaceable.slice(0, position);
+    return {
+      t,
+      position,
+      y: input.ids[position] as number,
+      pOrig: base.pOriginal[t] as number,
+      probes: new ProbeSet(position, replaceable, cfg.num_probes, deps.rng.fork(`target:${t}`)),
+      replaceable,
+      steps: 0,
+    };
+  });
+  const rng = deps.rng.fork("joint");
+
+  let step = 0;
+  while (step < cfg.max_steps && states.some((s) => !s.probes.allStopped())) {
+    deps.signal?.throwIfAborted();
+    step++;
+    for (const s of states) if (!s.probes.allStopped()) s.steps = step;
+
+    // Update: one teacher-forced sequence per probe index that still has a live target.
+    const probeIdx: number[] = [];
+    for (let b = 0; b < cfg.num_probes; b++) if (states.some((s) => !s.probes.stopped[b])) probeIdx.push(b);
+    const masks = probeIdx.map(() => drawReplacement(seqLen - 1, ctxReplaceable, cfg.replacing_ratio, rng));
+    const perturbed = await deps.sampler.sample(
+      masks.map((replace) => ({ ids: seq, replace: [...replace, false] })),
+      rng,
+      sctx,
+    );
+    const requests = probeIdx.map((b, j) => ({
+      ids: perturbed[j] as number[],
+      positions: states.filter((s) => !s.probes.stopped[b] && !(masks[j] as boolean[])[s.position]).map((s) => s.position),
+    }));
+    // A sequence whose every live target had its own slot replaced measures nothing: not sent.
+    const sent = requests.map((r, j) => ({ r, j })).filter(({ r }) => r.positions.length > 0);
+    const scoredSent = await deps.scorer.score(sent.map(({ r }) => r), opts);
+    const scored = new Map(sent.map(({ j }, k) => [j, scoredSent[k]]));
+    probeIdx.forEach((b, j) => {
+      const mask = masks[j] as boolean[];
+      const byPos = new Map((scored.get(j)?.positions ?? []).map((p) => [p.position, p]));
+      for (const s of states) {
+        if (s.probes.stopped[b] || mask[s.position]) continue;
+        const p = probabilityOf(byPos.get(s.position)?.logprob ?? null, `scoring a joint update step at position ${s.position}`);
+        applyUpdate(s.probes.z[b] as Float64Array, mask, s.replaceable, s.pOrig - p, cfg.clamp_eps);
+        s.probes.steps[b] = (s.probes.steps[b] as number) + 1;
+      }
+    });
+
+    // Stopping checks for every live (target, probe) pair that is due, in one batch.
+    const due: { s: TargetState; b: number; ids: readonly number[]; replace: boolean[]; signature: string }[] = [];
+    for (const s of states) {
+      for (const b of s.probes.live()) {
+        // Update first, then check (as the original orders each step): no check before a probe's first update.
+        if ((s.probes.steps[b] as number) === 0) continue;
+        const z = s.probes.z[b] as Float64Array;
+        const { replace, signature } = stoppingReplacement(z, s.replaceable, cfg.keep_top_n);
+        const changed = signature !== s.probes.lastKeep[b];
+        const dueByTime = step - (s.probes.lastCheckStep[b] as number) >= cfg.check_every;
+        if (cfg.check_every > 1 && !changed && !dueByTime) continue;
+        due.push({ s, b, ids: seq.slice(0, s.position), replace, signature });
+      }
+    }
+    if (due.length > 0) {
+      const kept = await deps.sampler.sample(due.map((d) => ({ ids: d.ids, replace: d.replace })), rng, sctx);
+      const chk = await deps.scorer.score(
+        due.map((d, j) => ({ ids: [...(kept[j] as number[]), d.s.y], positions: [d.s.position] })),
+        opts,
+      );
+      due.forEach((d, j) => {
+        d.s.probes.lastKeep[d.b] = d.signature;
+        d.s.probes.lastCheckStep[d.b] = step;
+        if ((chk[j]?.positions[0]?.topK ?? []).slice(0, cfg.stopping_top_k).includes(d.s.y)) d.s.probes.stopped[d.b] = true;
+      });
+    }
+    const live = states.reduce((n, s) => n + s.probes.live().length, 0);
+    const doneTargets = states.filter((s) => s.probes.allStopped()).length;
+    deps.onProgress?.({ phase: "probing", targetsDone: doneTargets, targetsTotal: states.length, step, liveProbes: live });
+  }
+
+  const out: TargetAttribution[] = states.map((s) => {
+    const agg = aggregateProbes(s.probes);
+    if (!agg.converged) warnings.push(`target ${s.t}: no probe converged within ${cfg.max_steps} steps; importance is the mean over all probes`);
+    return {
+      index: s.t,
+      tokenId: s.y,
+      importance: agg.importance,
+      pOriginal: s.pOrig,
+      converged: agg.converged,
+      probesConverged: agg.probesConverged,
+      probesTotal: s.probes.numProbes,
+      steps: s.steps,
+    };
+  });
+  deps.onProgress?.({ phase: "done", targetsDone: states.length, targetsTotal: states.length, step, liveProbes: 0 });
+  return { targets: out, warnings };
+}

@@ -1,0 +1,108 @@
+/**
+ * ReAGent's per-target state and its three rules (reference/reagent.md §2.3–2.7): the logit-space
+ * update, the top-n keep set of the stopping check, and the aggregation over probes.
+ */
+import { clamp, maskedSoftmax, meanRows, topNIndices } from "../vector-math.js";
+import type { Rng } from "../rng.js";
+
+/** B probes for one target token over a context of `length` positions. */
+export class ProbeSet {
+  readonly z: Float64Array[];
+  readonly stopped: boolean[];
+  /** Steps each probe ran (updates applied), frozen when it stops. */
+  readonly steps: number[];
+  /** Signature of the keep set at the probe's last stopping check (joint mode's on-change checks). */
+  readonly lastKeep: string[];
+  readonly lastCheckStep: number[];
+
+  constructor(
+    readonly length: number,
+    readonly replaceable: readonly boolean[],
+    numProbes: number,
+    rng: Rng,
+  ) {
+    // z ~ U[0,1) as in the original (torch.rand); protected positions are never read.
+    this.z = Array.from({ length: numProbes }, () => {
+      const z = new Float64Array(length);
+      for (let i = 0; i < length; i++) z[i] = rng.next();
+      return z;
+    });
+    this.stopped = new Array<boolean>(numProbes).fill(false);
+    this.steps = new Array<number>(numProbes).fill(0);
+    this.lastKeep = new Array<string>(numProbes).fill("");
+    this.lastCheckStep = new Array<number>(numProbes).fill(0);
+  }
+
+  get numProbes(): number {
+    return this.z.length;
+  }
+
+  live(): number[] {
+    const out: number[] = [];
+    this.stopped.forEach((s, b) => {
+      if (!s) out.push(b);
+    });
+    return out;
+  }
+
+  allStopped(): boolean {
+    return this.stopped.every(Boolean);
+  }
+}
+
+/**
+ * The update rule (§2.4): with d = p_orig − p_replaced, every replaced position gains
+ * 2·atanh(d) and every kept one loses it. Deviation (documented): d is clamped to
+ * (−1+eps, 1−eps), because the original's logit without eps gives ±inf at |d| = 1.
+ */
+export function applyUpdate(z: Float64Array, replaced: readonly boolean[], replaceable: readonly boolean[], d: number, eps: number): void {
+  const up = 2 * Math.atanh(clamp(d, -1 + eps, 1 - eps));
+  for (let i = 0; i < z.length; i++) {
+    if (!replaceable[i]) continue;
+    z[i] = (z[i] as number) + (replaced[i] ? up : -up);
+  }
+}
+
+/** Draw the update step's replacement set: each replaceable position independently with probability r (§2.5). */
+export function drawReplacement(length: number, replaceable: readonly boolean[], r: number, rng: Rng): boolean[] {
+  const out = new Array<boolean>(length);
+  for (let i = 0; i < length; i++) out[i] = (replaceable[i] ?? false) && rng.next() < r;
+  return out;
+}
+
+/**
+ * The stopping check's replacement set (§2.6): keep the top-n positions of softmax(z) among
+ * replaceable positions, replace every other replaceable position. With n ≥ the number of
+ * replaceable positions nothing is replaced, so the check asks only whether the target is in
+ * the top-k of the original context.
+ */
+export function stoppingReplacement(z: Float64Array, replaceable: readonly boolean[], n: number): { replace: boolean[]; signature: string } {
+  const keep = topNIndices(z, n, replaceable);
+  const keepSet = new Set(keep);
+  const replace = new Array<boolean>(z.length);
+  for (let i = 0; i < z.length; i++) replace[i] = (replaceable[i] ?? false) && !keepSet.has(i);
+  return { replace, signature: keep.sort((a, b) => a - b).join(",") };
+}
+
+export interface AggregatedImportance {
+  readonly importance: Float64Array;
+  readonly converged: boolean;
+  readonly probesConverged: number;
+}
+
+/**
+ * Aggregation (§2.7): the mean of softmax(z) over probes that stopped. When none stopped the
+ * original divides 0 by 0 (NaN); like inseq PR #305 we fall back to the mean over all probes
+ * and say `converged: false`. Protected positions get 0 and the vector sums to 1.
+ */
+export function aggregateProbes(set: ProbeSet): AggregatedImportance {
+  const conv = set.z.filter((_, b) => set.stopped[b]);
+  const use = conv.length > 0 ? conv : set.z;
+  const rows = use.map((z) => maskedSoftmax(z, set.replaceable));
+  if (!set.replaceable.some(Boolean)) {
+    // Nothing could be replaced: there is no evidence, so no position is preferred.
+    const uniform = new Float64Array(set.length).fill(set.length > 0 ? 1 / set.length : 0);
+    return { importance: uniform, converged: false, probesConverged: 0 };
+  }
+  return { importance: meanRows(rows, set.length), converged: conv.length > 0, probesConverged: conv.length };
+}
