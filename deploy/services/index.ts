@@ -16,7 +16,7 @@ import type { ServiceEndpoints, ServiceName, ServicesConfig } from "./config.js"
 import { SERVICE_NAMES, endpointsOf, loadServicesConfig } from "./config.js";
 import type { Logger, PortInfo, ServiceDriver } from "./driver.js";
 import { KafkaDriver } from "./kafka.js";
-import { cmdlineOf, isAlive, portInUse, portOwner, readPidFile, removeFile, sleep, spawnDetached, stopProcess, tailFile, writePidFile } from "./proc.js";
+import { cmdlineOf, fileSize, isAlive, portInUse, portOwner, readPidFile, removeFile, sleep, spawnDetached, stopProcess, tailFile, writePidFile } from "./proc.js";
 
 export type { ServiceEndpoints, ServiceName, ServicesConfig } from "./config.js";
 export { ENV, DEFAULTS, SERVICE_NAMES, loadServicesConfig, serviceEndpoints } from "./config.js";
@@ -85,14 +85,20 @@ function runningPid(d: ServiceDriver): number | undefined {
   return d.owns(cmdlineOf(pid)) ? pid : undefined;
 }
 
-function logTail(d: ServiceDriver, cfg: ServicesConfig): string {
+/** Sizes of a service's logs, so that error messages show only what this start wrote. */
+function logOffsets(d: ServiceDriver): Map<string, number> {
+  return new Map(d.logFiles().map((f) => [f, fileSize(f)]));
+}
+
+function logTail(d: ServiceDriver, cfg: ServicesConfig, offsets: ReadonlyMap<string, number> = new Map()): string {
   const parts: string[] = [];
   for (const file of d.logFiles()) {
-    const tail = tailFile(file, 30);
+    const tail = tailFile(file, 30, offsets.get(file) ?? 0);
     if (tail !== "") parts.push(`--- last lines of ${path.relative(cfg.repoRoot, file)} ---\n${tail}`);
     if (parts.length === 2) break;
   }
-  return parts.length === 0 ? "(the service wrote no log)" : parts.join("\n");
+  const where = d.logFiles().map((f) => path.relative(cfg.repoRoot, f)).join(", ");
+  return parts.length === 0 ? `(nothing new in ${where})` : parts.join("\n");
 }
 
 async function checkPortsFree(d: ServiceDriver, cfg: ServicesConfig): Promise<void> {
@@ -121,6 +127,7 @@ export async function servicesUp(opts: UpOptions = {}): Promise<UpResult> {
     pid: number;
     state: ServiceUpResult["state"];
     since: number;
+    offsets: Map<string, number>;
   }
   const pending: Pending[] = [];
   const startedHere: Pending[] = [];
@@ -139,7 +146,7 @@ export async function servicesUp(opts: UpOptions = {}): Promise<UpResult> {
       const pid = runningPid(d);
       if (pid !== undefined) {
         log(`${d.name}: already running (pid ${pid})`);
-        pending.push({ d, pid, state: "already-running", since: Date.now() });
+        pending.push({ d, pid, state: "already-running", since: Date.now(), offsets: new Map() });
         continue;
       }
       if (fs.existsSync(d.pidFile)) {
@@ -151,6 +158,7 @@ export async function servicesUp(opts: UpOptions = {}): Promise<UpResult> {
     }
     for (const d of toStart) await d.install(log);
     for (const d of toStart) {
+      const offsets = logOffsets(d);
       const spec = await d.prepare(log);
       let pid: number;
       try {
@@ -159,14 +167,14 @@ export async function servicesUp(opts: UpOptions = {}): Promise<UpResult> {
         throw new ServiceError({ service: d.name, what: `starting ${d.title}`, why: `${spec.cmd} could not be started: ${errorMessage(err)}`, cause: err });
       }
       writePidFile(d.pidFile, pid);
-      const p: Pending = { d, pid, state: "started", since: Date.now() };
+      const p: Pending = { d, pid, state: "started", since: Date.now(), offsets };
       startedHere.push(p);
       pending.push(p);
       log(`${d.name}: started (pid ${pid}); waiting up to ${Math.round(timeoutMs / 1000)} s for it to answer`);
     }
 
     // Each service gets the full timeout from its own start (installs on a fresh machine take a while).
-    const settled = await Promise.allSettled(pending.map((p) => waitReady(p.d, p.pid, p.since + timeoutMs, cfg)));
+    const settled = await Promise.allSettled(pending.map((p) => waitReady(p.d, p.pid, p.since + timeoutMs, cfg, p.offsets)));
     const failures: ServiceError[] = [];
     const results: ServiceUpResult[] = [];
     settled.forEach((s, i) => {
@@ -191,14 +199,20 @@ export async function servicesUp(opts: UpOptions = {}): Promise<UpResult> {
 }
 
 /** Polls the service until it answers; fails early when the process exits. Resolves to its version. */
-async function waitReady(d: ServiceDriver, pid: number, deadline: number, cfg: ServicesConfig): Promise<string | undefined> {
+async function waitReady(
+  d: ServiceDriver,
+  pid: number,
+  deadline: number,
+  cfg: ServicesConfig,
+  offsets: ReadonlyMap<string, number>,
+): Promise<string | undefined> {
   let last = "no answer yet";
   for (;;) {
     if (!isAlive(pid)) {
       throw new ServiceError({
         service: d.name,
         what: `starting ${d.title}`,
-        why: `the process (pid ${pid}) exited during startup; last answer: ${last}\n${logTail(d, cfg)}`,
+        why: `the process (pid ${pid}) exited during startup; last answer: ${last}\n${logTail(d, cfg, offsets)}`,
         details: { pid },
       });
     }
@@ -208,7 +222,7 @@ async function waitReady(d: ServiceDriver, pid: number, deadline: number, cfg: S
       throw new ServiceError({
         service: d.name,
         what: `waiting for ${d.title} to answer`,
-        why: `it did not answer before the deadline${waited > 0 ? ` (+${waited} s)` : ""} (REAGENT_SERVICES_TIMEOUT_S); last answer: ${last}\n${logTail(d, cfg)}`,
+        why: `it did not answer before the deadline${waited > 0 ? ` (+${waited} s)` : ""} (REAGENT_SERVICES_TIMEOUT_S); last answer: ${last}\n${logTail(d, cfg, offsets)}`,
         details: { pid },
       });
     }

@@ -210,16 +210,27 @@ export async function portOwner(port: number): Promise<string> {
   return `pid ${pid} (${m[1]}${cmd === "" ? "" : `: ${cmd.slice(0, 160)}`})`;
 }
 
-/** The last `n` lines of a text file ("" if it does not exist). */
-export function tailFile(file: string, n = 30): string {
+/** Size of a file in bytes (0 if it does not exist). */
+export function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The last `n` lines of a text file written after byte `from` ("" if none or no file). */
+export function tailFile(file: string, n = 30, from = 0): string {
   let text: string;
   try {
     const fd = fs.openSync(file, "r");
     try {
       const size = fs.fstatSync(fd).size;
-      const len = Math.min(size, 256 * 1024);
+      // A file smaller than `from` was rotated or truncated: read it from the start.
+      const start = Math.max(size < from ? 0 : from, size - 256 * 1024);
+      const len = size - start;
       const buf = Buffer.alloc(len);
-      fs.readSync(fd, buf, 0, len, size - len);
+      fs.readSync(fd, buf, 0, len, start);
       text = buf.toString("utf8");
     } finally {
       fs.closeSync(fd);
