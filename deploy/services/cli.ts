@@ -6,7 +6,8 @@
  *   status  health, version and ports of each service; exits 1 if any is unhealthy
  *
  * Options: --timeout SECONDS (up: readiness deadline), --started-file FILE (up: write the
- * names of the services this call started, one a line, for a caller that stops them later).
+ * names of the services this call started, one a line, for a caller that stops them later),
+ * --wipe (down: also delete .services/<name>/, i.e. data, logs and generated configs).
  */
 import fs from "node:fs";
 import { ServiceError, describeCause, errorMessage, isReagentError } from "../../src/errors.js";
@@ -15,13 +16,14 @@ import { SERVICE_NAMES, loadServicesConfig } from "./config.js";
 import type { PortInfo } from "./driver.js";
 import { servicesDown, servicesStatus, servicesUp } from "./index.js";
 
-const USAGE = `usage: services up|down|status [${SERVICE_NAMES.join("|")} ...] [--timeout SECONDS] [--started-file FILE]`;
+const USAGE = `usage: services up|down|status [${SERVICE_NAMES.join("|")} ...] [--timeout SECONDS] [--started-file FILE] [--wipe]`;
 
 interface Args {
   command: "up" | "down" | "status";
   services: ServiceName[] | undefined;
   timeoutMs: number | undefined;
   startedFile: string | undefined;
+  wipe: boolean;
 }
 
 class UsageError extends Error {}
@@ -32,6 +34,7 @@ function parseArgs(argv: readonly string[]): Args {
   const services: ServiceName[] = [];
   let timeoutMs: number | undefined;
   let startedFile: string | undefined;
+  let wipe = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === "--timeout") {
@@ -41,13 +44,15 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (a === "--started-file") {
       startedFile = rest[++i];
       if (startedFile === undefined) throw new UsageError("--started-file needs a path");
+    } else if (a === "--wipe" && command === "down") {
+      wipe = true;
     } else if ((SERVICE_NAMES as readonly string[]).includes(a)) {
       services.push(a as ServiceName);
     } else {
       throw new UsageError(`unknown argument "${a}"`);
     }
   }
-  return { command, services: services.length === 0 ? undefined : services, timeoutMs, startedFile };
+  return { command, services: services.length === 0 ? undefined : services, timeoutMs, startedFile, wipe };
 }
 
 function ports(host: string, list: readonly PortInfo[]): string {
@@ -78,7 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.command === "down") {
-    const r = await servicesDown({ services: args.services, log });
+    const r = await servicesDown({ services: args.services, wipe: args.wipe, log });
     for (const s of r) {
       const text = {
         stopped: `stopped (pid ${s.pid})`,

@@ -60,6 +60,14 @@ export class ClickHouseDriver implements ServiceDriver {
     return undefined;
   }
 
+  configMatches(): boolean {
+    try {
+      return fs.readFileSync(this.configFile, "utf8") === this.serverConfig();
+    } catch {
+      return false;
+    }
+  }
+
   async install(log: Logger): Promise<void> {
     this.binary = findServerBinary();
     if (this.binary !== undefined) return;

@@ -44,6 +44,11 @@ export interface ServiceDriver {
   probe(timeoutMs: number): Promise<ProbeResult>;
   /** The version known without asking the server (e.g. from the jar name). */
   staticVersion(): string | undefined;
+  /**
+   * Whether the configuration a running instance was started with is the one this
+   * environment asks for (same ports and paths); false means it must be restarted.
+   */
+  configMatches(): boolean;
 }
 
 /** Rejects with `message` if `p` has not settled within `ms`. */

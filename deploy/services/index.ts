@@ -145,6 +145,14 @@ export async function servicesUp(opts: UpOptions = {}): Promise<UpResult> {
     for (const d of list) {
       const pid = runningPid(d);
       if (pid !== undefined) {
+        if (!d.configMatches()) {
+          throw new ServiceError({
+            service: d.name,
+            what: `starting ${d.title}`,
+            why: `it is already running (pid ${pid}) with other ports or paths than this environment asks for (${d.ports.map((p) => `${p.label} ${p.port}`).join(", ")}); stop it first with npm run services:down`,
+            details: { pid },
+          });
+        }
         log(`${d.name}: already running (pid ${pid})`);
         pending.push({ d, pid, state: "already-running", since: Date.now(), offsets: new Map() });
         continue;
@@ -233,12 +241,19 @@ async function waitReady(
   }
 }
 
+export interface DownOptions extends ServicesOptions {
+  /** How long to wait after SIGTERM before SIGKILL (default 30 s). */
+  graceMs?: number;
+  /** Also delete `.services/<name>/` (data, logs, generated configs) once stopped. */
+  wipe?: boolean;
+}
+
 /** Stops the services this checkout started (SIGTERM, then SIGKILL after `graceMs`). */
-export async function servicesDown(opts: ServicesOptions & { graceMs?: number } = {}): Promise<ServiceDownResult[]> {
+export async function servicesDown(opts: DownOptions = {}): Promise<ServiceDownResult[]> {
   const cfg = loadServicesConfig(opts.env);
   const log = opts.log ?? ((): void => undefined);
   const list = drivers(cfg, opts.services);
-  return Promise.all(
+  const results = await Promise.all(
     list.map(async (d): Promise<ServiceDownResult> => {
       const pid = readPidFile(d.pidFile);
       if (pid === undefined) {
@@ -257,6 +272,19 @@ export async function servicesDown(opts: ServicesOptions & { graceMs?: number } 
       return { name: d.name, state: how === "killed" ? "killed" : "stopped", pid };
     }),
   );
+  if (opts.wipe === true) {
+    for (const d of list) {
+      const pid = readPidFile(d.pidFile);
+      if (pid !== undefined && isAlive(pid)) {
+        throw new ServiceError({ service: d.name, what: `wiping ${path.relative(cfg.repoRoot, d.dir)}`, why: `pid ${pid} is still alive; nothing was deleted` });
+      }
+    }
+    for (const d of list) {
+      fs.rmSync(d.dir, { recursive: true, force: true });
+      log(`${d.name}: deleted ${path.relative(cfg.repoRoot, d.dir)}/`);
+    }
+  }
+  return results;
 }
 
 /** Health of each service: running from this checkout and answering. */

@@ -81,6 +81,14 @@ export class KafkaDriver implements ServiceDriver {
     return undefined;
   }
 
+  configMatches(): boolean {
+    try {
+      return fs.readFileSync(this.propsFile, "utf8") === this.serverProperties();
+    } catch {
+      return false;
+    }
+  }
+
   async install(log: Logger): Promise<void> {
     this.javaBin = await findJava();
     if (this.libsUpToDate()) return;
