@@ -165,6 +165,15 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
   return true;
 }
 
+/**
+ * Waits (briefly) until a dead process has been reaped, so that `ps` no longer lists it as
+ * <defunct>: an orphaned server's parent is init, which may reap it a moment later.
+ */
+async function waitReaped(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (fs.existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(100);
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`. Resolves to how it ended. */
 export async function stopProcess(pid: number, graceMs: number): Promise<"terminated" | "killed" | "gone"> {
   if (!isAlive(pid)) return "gone";
@@ -173,13 +182,17 @@ export async function stopProcess(pid: number, graceMs: number): Promise<"termin
   } catch {
     return "gone";
   }
-  if (await waitForExit(pid, graceMs)) return "terminated";
+  if (await waitForExit(pid, graceMs)) {
+    await waitReaped(pid, 5000);
+    return "terminated";
+  }
   try {
     process.kill(pid, "SIGKILL");
   } catch {
     return "gone";
   }
   await waitForExit(pid, 10_000);
+  await waitReaped(pid, 5000);
   return "killed";
 }
 
