@@ -1,6 +1,163 @@
-import type { Command } from "commander";
+/**
+ * `reagent-stream attribute`: attribute one completion to its prompt, printing a heatmap and the
+ * top spans (or the full result as JSON).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { z } from "zod";
+import { methodIds, modeIds, samplerIds, type EngineConfigInput } from "../../attribution/config.js";
+import { ConfigError } from "../../errors.js";
+import { chatRoles, type ChatMessage } from "../../text/chat-template.js";
+import type { SegmentRule } from "../../text/segments.js";
+import { BUNDLED_LM_DIR, buildEngine } from "../engine-factory.js";
+import { progressLine, renderResult, shouldColor } from "../render.js";
 
-/** `reagent-stream attribute`: attribute one prompt/completion pair (filled in below). */
+const messagesSchema = z.array(z.object({ role: z.enum(chatRoles), content: z.string(), name: z.string().optional() }).strict()).min(1);
+
+function intArg(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+function floatArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+    return n;
+  };
+}
+
+/** `--segment docs=<doc>..</doc>`: a named segment between two literal markers. */
+function segmentArg(v: string, prev: SegmentRule[] = []): SegmentRule[] {
+  const m = /^([^=]+)=(.+)\.\.(.+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected name=START..END, e.g. context="<doc>..</doc>"');
+  return [...prev, { name: m[1] as string, start: m[2] as string, end: m[3] as string, include_markers: false }];
+}
+
+interface AttributeFlags {
+  model: string;
+  prompt?: string;
+  promptFile?: string;
+  messages?: string;
+  completion?: string;
+  generate?: number;
+  method: (typeof methodIds)[number];
+  mode: (typeof modeIds)[number];
+  sampler: (typeof samplerIds)[number];
+  seed: number;
+  numProbes?: number;
+  maxSteps?: number;
+  keepTopN?: number;
+  stoppingTopK?: number;
+  replacingRatio?: number;
+  maxTargets?: number;
+  checkEvery?: number;
+  mlmModel?: string;
+  segment?: SegmentRule[];
+  json?: boolean;
+  out?: string;
+  threads?: number;
+}
+
 export function registerAttribute(program: Command): void {
-  program.command("attribute").description("Attribute one completion to its prompt tokens");
+  program
+    .command("attribute")
+    .description("Attribute one completion to its prompt tokens and show which spans drove it")
+    .option("--model <dir>", "local ONNX model directory (model.onnx, config.json, tokenizer.json)", BUNDLED_LM_DIR)
+    .option("--prompt <text>", "the prompt text")
+    .option("--prompt-file <path>", "read the prompt text from a file")
+    .option("--messages <file>", "a JSON array of chat messages [{role, content}] rendered with the model's chat template")
+    .option("--completion <text>", "the completion the model produced")
+    .option("--generate <n>", "generate n tokens greedily with the model instead of --completion", intArg("--generate", 1))
+    .addOption(new Option("--method <method>", "attribution method").choices(methodIds).default("reagent"))
+    .addOption(new Option("--mode <mode>", "ReAGent mode").choices(modeIds).default("joint"))
+    .addOption(new Option("--sampler <sampler>", "replacement token sampler").choices(samplerIds).default("pos"))
+    .option("--seed <n>", "random seed", intArg("--seed", 0), 42)
+    .option("--num-probes <n>", "B: probes per target (default 16)", intArg("--num-probes", 1))
+    .option("--max-steps <n>", "T_max: step cap per probe (default 3000)", intArg("--max-steps", 1))
+    .option("--keep-top-n <n>", "n: tokens kept in the stopping check (default 5)", intArg("--keep-top-n", 1))
+    .option("--stopping-top-k <n>", "k: stop when the target is in the top-k (default 3)", intArg("--stopping-top-k", 1))
+    .option("--replacing-ratio <r>", "r: replacement probability per update (default 0.3)", floatArg("--replacing-ratio"))
+    .option("--max-targets <n>", "attribute at most this many completion tokens (default 64)", intArg("--max-targets", 1))
+    .option("--check-every <n>", "joint mode: stopping-check interval (default 1)", intArg("--check-every", 1))
+    .option("--mlm-model <dir>", "masked LM directory for --sampler mlm (default: bundled models/tiny-mlm)")
+    .option("--segment <name=START..END>", "name a segment between two markers (repeatable)", segmentArg)
+    .option("--threads <n>", "onnxruntime intra-op threads", intArg("--threads", 1))
+    .option("--json", "print the full result as JSON")
+    .option("--out <file>", "also write the JSON result to a file")
+    .action(async (flags: AttributeFlags) => {
+      await runAttribute(flags);
+    });
+}
+
+function readPrompt(flags: AttributeFlags): string | ChatMessage[] {
+  const given = [flags.prompt, flags.promptFile, flags.messages].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new ConfigError({ what: "reading the prompt", why: "give exactly one of --prompt, --prompt-file or --messages", path: "--prompt" });
+  if (flags.prompt !== undefined) return flags.prompt;
+  if (flags.promptFile !== undefined) return readFileSync(flags.promptFile, "utf8");
+  const parsed = messagesSchema.safeParse(JSON.parse(readFileSync(flags.messages as string, "utf8")));
+  if (!parsed.success) {
+    throw new ConfigError({ what: `reading ${flags.messages}`, why: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), path: "--messages", expected: '[{"role":"user","content":"..."}]' });
+  }
+  return parsed.data;
+}
+
+async function runAttribute(flags: AttributeFlags): Promise<void> {
+  const prompt = readPrompt(flags);
+  if ((flags.completion === undefined) === (flags.generate === undefined)) {
+    throw new ConfigError({ what: "reading the completion", why: "give exactly one of --completion or --generate", path: "--completion" });
+  }
+  const engineCfg: EngineConfigInput = {
+    method: flags.method,
+    mode: flags.mode,
+    sampler: flags.sampler,
+    seed: flags.seed,
+    ...(flags.numProbes === undefined ? {} : { num_probes: flags.numProbes }),
+    ...(flags.maxSteps === undefined ? {} : { max_steps: flags.maxSteps }),
+    ...(flags.keepTopN === undefined ? {} : { keep_top_n: flags.keepTopN }),
+    ...(flags.stoppingTopK === undefined ? {} : { stopping_top_k: flags.stoppingTopK }),
+    ...(flags.replacingRatio === undefined ? {} : { replacing_ratio: flags.replacingRatio }),
+    ...(flags.maxTargets === undefined ? {} : { max_targets: flags.maxTargets }),
+    ...(flags.checkEvery === undefined ? {} : { check_every: flags.checkEvery }),
+  };
+  const built = await buildEngine({
+    model: flags.model,
+    engine: engineCfg,
+    ...(flags.mlmModel ? { mlmModel: flags.mlmModel } : {}),
+    ...(flags.segment ? { segments: flags.segment } : {}),
+    ...(flags.threads === undefined ? {} : { intraOpThreads: flags.threads }),
+  });
+  const progress = progressLine(process.stderr);
+  try {
+    let completion = flags.completion ?? "";
+    let completionIds: number[] | undefined;
+    if (flags.generate !== undefined) {
+      const scorer = built.model.scorer;
+      if (!scorer.generate) throw new ConfigError({ what: "generating a completion", why: "this model cannot generate; pass --completion", path: "--generate" });
+      progress.update("generating…");
+      const prepared = built.engine.prepare({ prompt, completion: " " });
+      const promptIds = prepared.input.ids.slice(0, prepared.input.promptLength);
+      const stop = new Set([built.model.tokenizer.eosId, built.model.tokenizer.padId].filter((x): x is number => x !== undefined));
+      completionIds = await scorer.generate(promptIds, flags.generate, stop);
+      if (completionIds.length === 0) throw new ConfigError({ what: "generating a completion", why: "the model produced end-of-text at once; pass --completion instead", path: "--generate" });
+      completion = built.model.tokenizer.decode(completionIds);
+    }
+    const result = await built.engine.attribute(
+      { prompt, completion, ...(completionIds ? { completionIds } : {}) },
+      {
+        onProgress: (e) =>
+          progress.update(`attributing: ${e.targetsDone}/${e.targetsTotal} target tokens done · step ${e.step} · ${e.liveProbes} probes running`),
+      },
+    );
+    progress.done();
+    const json = JSON.stringify(result, null, 2);
+    if (flags.out) writeFileSync(flags.out, `${json}\n`);
+    process.stdout.write(flags.json ? `${json}\n` : `${renderResult(result, { color: shouldColor(process.stdout) })}\n`);
+  } finally {
+    progress.done();
+    await built.close();
+  }
 }
