@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { ReagentError, errorMessage } from "../errors.js";
 import { ENGINE_VERSION } from "../version.js";
 import { registerAttribute } from "./commands/attribute.js";
+import { registerDemo } from "./commands/demo.js";
 
 export function buildProgram(): Command {
   const program = new Command("reagent-stream")
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version(ENGINE_VERSION)
     .showHelpAfterError();
   registerAttribute(program);
+  registerDemo(program);
   return program;
 }
 
