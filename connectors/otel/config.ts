@@ -1,0 +1,159 @@
+/**
+ * The `otel:` section of the worker config, and how it combines with the standard `OTEL_*`
+ * environment variables. Exporting is off unless configured: `enabled: true` in YAML, or an
+ * OTLP endpoint in the environment (`OTEL_EXPORTER_OTLP_ENDPOINT` or a per-signal one).
+ *
+ * @see docs/otel.md
+ */
+import { z } from "zod";
+import { ConfigError } from "../../src/errors.js";
+
+export const prometheusConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe("Serve the metrics on a Prometheus scrape endpoint (GET http://host:port/metrics)"),
+    host: z.string().min(1).default("127.0.0.1").describe("Interface the scrape endpoint listens on; 0.0.0.0 to expose it beyond this host"),
+    port: z.number().int().min(1).max(65_535).default(9464),
+  })
+  .strict();
+
+export const otelConfigSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .optional()
+      .describe("Export spans, metrics and evaluation events over OTLP/HTTP (protobuf). Unset: on exactly when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT) is set"),
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe("OTLP/HTTP base URL (as OTEL_EXPORTER_OTLP_ENDPOINT): /v1/traces, /v1/metrics and /v1/logs are appended. Overrides the environment"),
+    headers: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Extra request headers, merged over OTEL_EXPORTER_OTLP_HEADERS (these win)"),
+    service_name: z.string().min(1).optional().describe("service.name of the exported resource; default OTEL_SERVICE_NAME, else reagent-stream"),
+    export_timeout_ms: z.number().int().min(1).max(600_000).default(10_000).describe("Per export request, retries included"),
+    shutdown_timeout_ms: z.number().int().min(1).max(600_000).default(5_000).describe("shutdown() returns by this deadline; what is still unsent then is dropped and counted"),
+    metric_export_interval_ms: z.number().int().min(100).default(60_000).describe("How often metrics are pushed over OTLP (the Prometheus endpoint is read on scrape)"),
+    span_parent: z
+      .enum(["child", "link"])
+      .default("child")
+      .describe("child: the attribution span is a child of the logged LLM span (and links to it); link: it starts a new trace that links to the logged span"),
+    max_spans: z.number().int().min(0).max(64).default(10).describe("Top attribution spans put on the span (parallel arrays reagent.spans.*)"),
+    max_segments: z.number().int().min(0).max(64).default(16).describe("Segment shares put on the span, largest first"),
+    sequence_max_len: z
+      .number()
+      .int()
+      .min(0)
+      .max(1024)
+      .default(64)
+      .describe("Longest reagent.sequence.importance array; longer prompts are summed into equal bins of reagent.sequence.bin_size tokens; 0 leaves it out"),
+    attribute_value_length_limit: z
+      .number()
+      .int()
+      .min(32)
+      .max(1_048_576)
+      .optional()
+      .describe("Longest string attribute value (UTF-16 units; each array element separately); default OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, else 1024"),
+    dangerously_capture_span_text: z
+      .boolean()
+      .default(false)
+      .describe("Put the prompt text of each top span on the span (reagent.spans.text). Off: no prompt or completion text leaves the process"),
+    standard_attributes: z
+      .boolean()
+      .default(true)
+      .describe("Also set gen_ai.provider.name, gen_ai.request.model, gen_ai.response.id and gen_ai.operation.name where the record has them"),
+    evaluation_events: z.boolean().default(false).describe("Emit one gen_ai.evaluation.result log record per attribution (OTLP logs)"),
+    max_queue_size: z.number().int().min(1).max(1_000_000).default(2048).describe("Spans (and log records) buffered before new ones are dropped (counted)"),
+    max_export_batch_size: z.number().int().min(1).max(100_000).default(512),
+    schedule_delay_ms: z.number().int().min(1).max(600_000).default(2000).describe("Batch span processor: longest wait before a partial batch is sent"),
+    prometheus: prometheusConfigSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.max_export_batch_size > cfg.max_queue_size) {
+      ctx.addIssue({ code: "custom", path: ["max_export_batch_size"], message: "must not exceed max_queue_size" });
+    }
+  });
+
+export type OtelConfig = z.infer<typeof otelConfigSchema>;
+export type OtelConfigInput = z.input<typeof otelConfigSchema>;
+
+/** Validate the `otel:` section; a bad value throws ConfigError naming `otel.<field>`. */
+export function parseOtelConfig(input: unknown): OtelConfig {
+  const res = otelConfigSchema.safeParse(input ?? {});
+  if (res.success) return res.data;
+  const issue = res.error.issues[0];
+  const path = ["otel", ...(issue?.path ?? []).map(String)].join(".");
+  throw new ConfigError({
+    what: "reading the otel config",
+    why: res.error.issues.map((i) => `${["otel", ...i.path.map(String)].join(".")}: ${i.message}`).join("; "),
+    path,
+  });
+}
+
+export const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT = 1024;
+export const DEFAULT_SERVICE_NAME = "reagent-stream";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What createOtelExporter will actually do, after YAML and environment are combined. */
+export interface OtelSettings {
+  readonly config: OtelConfig;
+  /** OTLP export at all (YAML `enabled`, else an endpoint in the environment; OTEL_SDK_DISABLED=true turns it off). */
+  readonly otlp: boolean;
+  readonly traces: boolean;
+  readonly metricsOtlp: boolean;
+  /** Evaluation events over OTLP logs. */
+  readonly logs: boolean;
+  readonly prometheus: boolean;
+  /** Signal URLs from YAML `endpoint`; undefined lets the exporter read the environment (default http://localhost:4318/v1/<signal>). */
+  readonly urls: { readonly traces?: string; readonly metrics?: string; readonly logs?: string };
+  /** service.name when YAML sets it (otherwise the environment's OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES, else the default). */
+  readonly serviceName: string | undefined;
+  readonly attributeValueLengthLimit: number;
+}
+
+function envSet(env: Env, key: string): boolean {
+  const v = env[key];
+  return v !== undefined && v.trim() !== "";
+}
+
+function envIsNone(env: Env, key: string): boolean {
+  return (env[key] ?? "").split(",").map((s) => s.trim().toLowerCase()).includes("none");
+}
+
+function positiveIntFromEnv(env: Env, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+function signalUrl(base: string, signalPath: string): string {
+  return `${base.endsWith("/") ? base : `${base}/`}${signalPath}`;
+}
+
+/** Combine the parsed `otel:` section with the environment (process.env unless given). */
+export function resolveOtelSettings(config: OtelConfig, env: Env = process.env): OtelSettings {
+  const sdkDisabled = (env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true";
+  const endpointInEnv = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"].some(
+    (k) => envSet(env, k),
+  );
+  const otlp = !sdkDisabled && (config.enabled ?? (config.endpoint !== undefined || endpointInEnv));
+  const base = config.endpoint;
+  return {
+    config,
+    otlp,
+    traces: otlp && !envIsNone(env, "OTEL_TRACES_EXPORTER"),
+    metricsOtlp: otlp && !envIsNone(env, "OTEL_METRICS_EXPORTER"),
+    logs: otlp && config.evaluation_events && !envIsNone(env, "OTEL_LOGS_EXPORTER"),
+    prometheus: !sdkDisabled && config.prometheus.enabled,
+    urls: base === undefined ? {} : { traces: signalUrl(base, "v1/traces"), metrics: signalUrl(base, "v1/metrics"), logs: signalUrl(base, "v1/logs") },
+    serviceName: config.service_name,
+    attributeValueLengthLimit:
+      config.attribute_value_length_limit ??
+      positiveIntFromEnv(env, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") ??
+      positiveIntFromEnv(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") ??
+      DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+  };
+}

@@ -1,0 +1,273 @@
+/**
+ * Counting wrappers around the OTLP exporters and batch processors, so that what a down or slow
+ * collector costs is visible: every item is eventually counted as exported or dropped (with a
+ * reason) in `reagent_stream.otel.{exported,dropped}` and in `stats()`.
+ *
+ * Reasons: `export_failed` (the collector refused, errored or timed out), `queue_full` (the
+ * batch processor's queue was full: it drops the item itself, we count it), `shutdown` (still
+ * unsent when the shutdown deadline passed), `after_shutdown` (emitted after shutdown began).
+ */
+import type { Context } from "@opentelemetry/api";
+import { TraceFlags } from "@opentelemetry/api";
+import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
+import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord, SdkLogRecord } from "@opentelemetry/sdk-logs";
+import { AggregationTemporality, AggregationType } from "@opentelemetry/sdk-metrics";
+import type { AggregationOption, InstrumentType, PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { OtelSelfMetrics } from "./metrics.js";
+
+export type Signal = "traces" | "logs" | "metrics";
+export type DropReason = "export_failed" | "queue_full" | "shutdown" | "after_shutdown";
+
+export interface SignalStats {
+  exported: number;
+  dropped: number;
+  droppedByReason: Partial<Record<DropReason, number>>;
+  failedExports: number;
+  lastError: string | undefined;
+}
+
+export type OtelStats = Record<Signal, SignalStats>;
+
+function emptyStats(): SignalStats {
+  return { exported: 0, dropped: 0, droppedByReason: {}, failedExports: 0, lastError: undefined };
+}
+
+/** The exported/dropped tally, mirrored into the self-metrics counters once they exist. */
+export class ExportTally {
+  private readonly stats: OtelStats = { traces: emptyStats(), logs: emptyStats(), metrics: emptyStats() };
+  /** Items handed to a batch processor and not yet to its exporter, per signal. */
+  private readonly pending: Record<Signal, number> = { traces: 0, logs: 0, metrics: 0 };
+  private sink: OtelSelfMetrics | undefined;
+
+  constructor(private readonly onFailure?: (signal: Signal, error: string, items: number) => void) {}
+
+  attach(sink: OtelSelfMetrics): void {
+    this.sink = sink;
+  }
+
+  exported(signal: Signal, n: number): void {
+    if (n <= 0) return;
+    this.stats[signal].exported += n;
+    this.sink?.exported(signal, n);
+  }
+
+  dropped(signal: Signal, reason: DropReason, n: number): void {
+    if (n <= 0) return;
+    const s = this.stats[signal];
+    s.dropped += n;
+    s.droppedByReason[reason] = (s.droppedByReason[reason] ?? 0) + n;
+    this.sink?.dropped(signal, reason, n);
+  }
+
+  failed(signal: Signal, n: number, error: string): void {
+    const s = this.stats[signal];
+    s.failedExports += 1;
+    s.lastError = error;
+    this.dropped(signal, "export_failed", n);
+    this.onFailure?.(signal, error, n);
+  }
+
+  queued(signal: Signal): void {
+    this.pending[signal] += 1;
+  }
+
+  handed(signal: Signal, n: number): void {
+    this.pending[signal] = Math.max(0, this.pending[signal] - n);
+  }
+
+  pendingCount(signal: Signal): number {
+    return this.pending[signal];
+  }
+
+  /** Everything still queued is lost (the shutdown deadline passed). */
+  abandonPending(signal: Signal): void {
+    const n = this.pending[signal];
+    this.pending[signal] = 0;
+    this.dropped(signal, "shutdown", n);
+  }
+
+  snapshot(): OtelStats {
+    const copy = (s: SignalStats): SignalStats => ({ ...s, droppedByReason: { ...s.droppedByReason } });
+    return { traces: copy(this.stats.traces), logs: copy(this.stats.logs), metrics: copy(this.stats.metrics) };
+  }
+}
+
+function describe(result: ExportResult): string {
+  const e = result.error;
+  if (e === undefined) return "export failed";
+  return e.message === "" ? e.name : e.message;
+}
+
+/** Calls back exactly once, whatever the inner exporter does (throws, calls twice). */
+function once(cb: (r: ExportResult) => void): (r: ExportResult) => void {
+  let done = false;
+  return (r) => {
+    if (done) return;
+    done = true;
+    cb(r);
+  };
+}
+
+export class CountingSpanExporter implements SpanExporter {
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly tally: ExportTally,
+  ) {}
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.tally.handed("traces", spans.length);
+    const done = once((r) => {
+      if (r.code === ExportResultCode.SUCCESS) this.tally.exported("traces", spans.length);
+      else this.tally.failed("traces", spans.length, describe(r));
+      resultCallback(r);
+    });
+    try {
+      this.inner.export(spans, done);
+    } catch (err) {
+      done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+export class CountingLogExporter implements LogRecordExporter {
+  constructor(
+    private readonly inner: LogRecordExporter,
+    private readonly tally: ExportTally,
+  ) {}
+
+  export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+    this.tally.handed("logs", logs.length);
+    const done = once((r) => {
+      if (r.code === ExportResultCode.SUCCESS) this.tally.exported("logs", logs.length);
+      else this.tally.failed("logs", logs.length, describe(r));
+      resultCallback(r);
+    });
+    try {
+      this.inner.export(logs, done);
+    } catch (err) {
+      done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    const inner = this.inner as LogRecordExporter & { forceFlush?: () => Promise<void> };
+    return inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+function countPoints(m: ResourceMetrics): number {
+  let n = 0;
+  for (const sm of m.scopeMetrics) for (const metric of sm.metrics) n += metric.dataPoints.length;
+  return n;
+}
+
+export class CountingMetricExporter implements PushMetricExporter {
+  constructor(
+    private readonly inner: PushMetricExporter,
+    private readonly tally: ExportTally,
+  ) {}
+
+  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    const n = countPoints(metrics);
+    const done = once((r) => {
+      if (r.code === ExportResultCode.SUCCESS) this.tally.exported("metrics", n);
+      else this.tally.failed("metrics", n, describe(r));
+      resultCallback(r);
+    });
+    try {
+      this.inner.export(metrics, done);
+    } catch (err) {
+      done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
+    if (this.inner.selectAggregationTemporality) return this.inner.selectAggregationTemporality(instrumentType);
+    return AggregationTemporality.CUMULATIVE;
+  }
+
+  selectAggregation(instrumentType: InstrumentType): AggregationOption {
+    if (this.inner.selectAggregation) return this.inner.selectAggregation(instrumentType);
+    return { type: AggregationType.DEFAULT };
+  }
+}
+
+/**
+ * In front of a BatchSpanProcessor: counts what it will drop for a full queue (it only logs
+ * that) and what arrives after shutdown began.
+ */
+export class CountingSpanProcessor implements SpanProcessor {
+  private closed = false;
+  constructor(
+    private readonly inner: SpanProcessor,
+    private readonly tally: ExportTally,
+    private readonly maxQueueSize: number,
+  ) {}
+
+  onStart(span: Span, parentContext: Context): void {
+    this.inner.onStart(span, parentContext);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.closed) this.tally.dropped("traces", "after_shutdown", 1);
+    else if (this.tally.pendingCount("traces") >= this.maxQueueSize) this.tally.dropped("traces", "queue_full", 1);
+    else this.tally.queued("traces");
+    this.inner.onEnd(span);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    this.closed = true;
+    return this.inner.shutdown();
+  }
+}
+
+export class CountingLogProcessor implements LogRecordProcessor {
+  private closed = false;
+  constructor(
+    private readonly inner: LogRecordProcessor,
+    private readonly tally: ExportTally,
+    private readonly maxQueueSize: number,
+  ) {}
+
+  onEmit(logRecord: SdkLogRecord, context?: Context): void {
+    if (this.closed) this.tally.dropped("logs", "after_shutdown", 1);
+    else if (this.tally.pendingCount("logs") >= this.maxQueueSize) this.tally.dropped("logs", "queue_full", 1);
+    else this.tally.queued("logs");
+    this.inner.onEmit(logRecord, context);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    this.closed = true;
+    return this.inner.shutdown();
+  }
+}
