@@ -1,0 +1,397 @@
+/**
+ * The ClickHouse results store.
+ *
+ * start(): connects, reads `SELECT version()`, applies pending migrations (DDL generated for that
+ * version) unless `migrate: false`. write(): maps the result to rows at once (a result that
+ * cannot be stored fails right away), buffers it, and resolves when the batch holding it was
+ * inserted into all three tables and the server answered. A batch is inserted table by table;
+ * a retry skips the tables already confirmed and re-sends the others unchanged, with the same
+ * `insert_deduplication_token` on servers that have it (22.2+). On older servers a retried insert
+ * that did land twice is collapsed by ReplacingMergeTree and read once through FINAL.
+ */
+import { createHash } from "node:crypto";
+import { createClient } from "@clickhouse/client";
+import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client";
+import type { AttributionResult } from "../../schemas/attribution-result.js";
+import { CLICKHOUSE_MIGRATIONS, migrationChecksum, migrationsTableDdl, q } from "../../schemas/clickhouse/migrations.js";
+import type { ClickHouseDdlContext } from "../../schemas/clickhouse/migrations.js";
+import type { ClickHouseFeatures } from "../../schemas/clickhouse/features.js";
+import { featuresFor } from "../../schemas/clickhouse/features.js";
+import type { AuditQuery, QueryResult, TableToken } from "../../schemas/queries/pack.js";
+import { expandTables, findQuery, resolveParams } from "../../schemas/queries/pack.js";
+import { ConfigError, SinkError, errorMessage } from "../../src/errors.js";
+import type { PipelineMetrics } from "../../src/pipeline/contracts.js";
+import { ENGINE_VERSION } from "../../src/version.js";
+import type { AppliedMigration, AuditSink, CoverageCount, MigrationReport } from "../sink-common/audit-sink.js";
+import { coverageRow } from "../sink-common/audit-sink.js";
+import type { Batch } from "../sink-common/batch-writer.js";
+import { BatchWriter } from "../sink-common/batch-writer.js";
+import { parseSinkConfig } from "../sink-common/config.js";
+import { decodeRow } from "../sink-common/decode.js";
+import type { AttributionRow, RowOptions, SegmentRow, SpanRow, StoredRows } from "../sink-common/rows.js";
+import { toRows } from "../sink-common/rows.js";
+import { bindClickHouseLiterals, clickHouseNativeSql, clickHouseQueryParams, clickHouseString } from "../sink-common/sql-params.js";
+import type { CoverageRow, TableNames, TableSpec } from "../sink-common/tables.js";
+import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../sink-common/tables.js";
+import type { ClickHouseSinkConfig, ClickHouseSinkConfigInput } from "./config.js";
+import { clickhouseSinkConfigSchema } from "./config.js";
+import { classifyClickHouseError } from "./errors.js";
+
+export interface ClickHouseSinkOptions {
+  readonly metrics?: PipelineMetrics;
+  /** Told about each retried batch (the sink itself logs nothing in normal operation). */
+  readonly onRetry?: (info: { seq: number; attempt: number; waitMs: number; error: unknown }) => void;
+  /** Environment to read `password_env` from (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** ISO-8601 UTC to the text ClickHouse parses into DateTime / DateTime64(3). */
+function chTime(iso: string, ms: boolean): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, ms ? 23 : 19)}`;
+}
+
+function timeColumns(spec: TableSpec): string[] {
+  return spec.columns.filter((c) => c.type === "time" && c.array === undefined).map((c) => c.name);
+}
+
+const TIME_COLUMNS = {
+  attributions: timeColumns(ATTRIBUTIONS),
+  attribution_spans: timeColumns(ATTRIBUTION_SPANS),
+  attribution_segments: timeColumns(ATTRIBUTION_SEGMENTS),
+  attribution_coverage: timeColumns(ATTRIBUTION_COVERAGE),
+} as const;
+
+/** The JSONEachRow object for a row: timestamps as ClickHouse text, everything else as is. */
+function encode(row: object, times: readonly string[], ms: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...row };
+  for (const k of times) {
+    const v = out[k];
+    if (typeof v === "string") out[k] = chTime(v, ms);
+  }
+  return out;
+}
+
+const READ_SETTINGS: ClickHouseSettings = { output_format_json_quote_64bit_integers: 0 };
+
+export class ClickHouseSink implements AuditSink {
+  readonly name = "clickhouse" as const;
+  readonly config: ClickHouseSinkConfig;
+  private readonly tables: TableNames;
+  private client: ClickHouseClient | undefined;
+  private feats: ClickHouseFeatures | undefined;
+  private writer: BatchWriter<StoredRows> | undefined;
+  private coverageWriter: BatchWriter<CoverageRow> | undefined;
+
+  constructor(
+    config: ClickHouseSinkConfigInput | ClickHouseSinkConfig,
+    private readonly opts: ClickHouseSinkOptions = {},
+  ) {
+    this.config = parseSinkConfig(clickhouseSinkConfigSchema, config, "clickhouse");
+    this.tables = tableNames(this.config.table_prefix);
+  }
+
+  /** What the server supports; known after start(). */
+  get features(): ClickHouseFeatures {
+    if (this.feats === undefined) throw this.notStarted();
+    return this.feats;
+  }
+
+  get rowOptions(): RowOptions {
+    return {
+      storeText: this.config.store_text,
+      maxMatrixCells: this.config.max_matrix_cells,
+      timePrecision: this.features.dateTime64 ? "ms" : "s",
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.client !== undefined) return;
+    let password: string | undefined;
+    if (this.config.password_env !== undefined) {
+      password = (this.opts.env ?? process.env)[this.config.password_env];
+      if (password === undefined) {
+        throw new ConfigError({
+          what: "connecting to ClickHouse",
+          why: `password_env names ${this.config.password_env}, which is not set`,
+          path: "clickhouse.password_env",
+        });
+      }
+    }
+    const client = createClient({
+      url: this.config.url,
+      username: this.config.username,
+      password: password ?? "",
+      request_timeout: this.config.request_timeout_ms,
+      max_open_connections: 4,
+      compression: { request: false, response: false },
+    });
+    try {
+      const rs = await client.query({ query: "SELECT version() AS version", format: "JSONEachRow" });
+      const [row] = await rs.json<{ version: string }>();
+      this.feats = featuresFor(row?.version ?? "");
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      throw new SinkError({
+        sink: this.name,
+        retryable: classifyClickHouseError(err).retryable,
+        what: `connecting to ClickHouse at ${this.config.url}`,
+        why: errorMessage(err),
+        cause: err,
+      });
+    }
+    this.client = client;
+    if (this.config.migrate) await this.migrate();
+    const retry = this.config.retry;
+    this.writer = new BatchWriter<StoredRows>({
+      sink: this.name,
+      maxRows: this.config.batch.max_rows,
+      maxWaitMs: this.config.batch.max_wait_ms,
+      retry,
+      keyOf: (r) => r.attribution.attribution_id,
+      writeBatch: (b) => this.insertBatch(b),
+      classify: classifyClickHouseError,
+      what: `inserting attributions into ClickHouse ${this.config.database}`,
+      ...(this.opts.metrics !== undefined ? { metrics: this.opts.metrics } : {}),
+      ...(this.opts.onRetry !== undefined ? { onRetry: this.opts.onRetry } : {}),
+    });
+    this.coverageWriter = new BatchWriter<CoverageRow>({
+      sink: this.name,
+      maxRows: 100,
+      maxWaitMs: 0,
+      retry,
+      keyOf: (r) => `${r.source}\u0000${r.source_partition}\u0000${r.window_start}`,
+      writeBatch: (b) =>
+        this.insertRows(this.tables.attribution_coverage, b, "attribution_coverage", b.items, TIME_COLUMNS.attribution_coverage, () => JSON.stringify(b.items)),
+      classify: classifyClickHouseError,
+      what: `recording coverage in ClickHouse ${this.config.database}`,
+    });
+  }
+
+  private notStarted(): SinkError {
+    return new SinkError({ sink: this.name, retryable: false, what: "using the ClickHouse sink", why: "start() has not been called (or close() was)" });
+  }
+
+  private get ch(): ClickHouseClient {
+    if (this.client === undefined) throw this.notStarted();
+    return this.client;
+  }
+
+  private ddlContext(): ClickHouseDdlContext {
+    return {
+      database: this.config.database,
+      prefix: this.config.table_prefix,
+      features: this.features,
+      ttlDays: this.config.ttl_days,
+      dedupWindow: this.config.dedup_window,
+    };
+  }
+
+  private qualified(table: string): string {
+    return `${q(this.config.database)}.${q(table)}`;
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const ctx = this.ddlContext();
+    const run = async (what: string, query: string): Promise<void> => {
+      try {
+        await this.ch.command({ query });
+      } catch (err) {
+        throw new SinkError({ sink: this.name, retryable: classifyClickHouseError(err).retryable, what, why: errorMessage(err), cause: err });
+      }
+    };
+    if (this.config.create_database) await run(`creating database ${this.config.database}`, `CREATE DATABASE IF NOT EXISTS ${q(this.config.database)}`);
+    await run("creating the migrations table", migrationsTableDdl(ctx));
+    const rs = await this.ch.query({
+      query: `SELECT DISTINCT version FROM ${this.qualified(this.tables.schema_migrations)} FINAL`,
+      format: "JSONEachRow",
+      clickhouse_settings: READ_SETTINGS,
+    });
+    const done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
+    const applied: AppliedMigration[] = [];
+    const already: number[] = [];
+    for (const m of CLICKHOUSE_MIGRATIONS) {
+      if (done.has(m.version)) {
+        already.push(m.version);
+        continue;
+      }
+      const statements = m.statements(ctx);
+      for (const [i, s] of statements.entries()) await run(`applying migration ${m.version} (${m.name}), statement ${i + 1}`, s);
+      const checksum = migrationChecksum(statements);
+      await this.ch.insert({
+        table: this.qualified(this.tables.schema_migrations),
+        format: "JSONEachRow",
+        values: [
+          {
+            version: m.version,
+            name: m.name,
+            checksum,
+            applied_at: chTime(new Date().toISOString(), false),
+            server_version: this.features.version.text,
+            engine_version: ENGINE_VERSION,
+          },
+        ],
+      });
+      applied.push({ version: m.version, name: m.name, checksum });
+    }
+    return { store: this.name, serverVersion: this.features.version.text, applied, alreadyApplied: already };
+  }
+
+  async write(result: AttributionResult): Promise<void> {
+    if (this.writer === undefined) throw this.notStarted();
+    let rows: StoredRows;
+    try {
+      rows = toRows(result, this.rowOptions);
+    } catch (err) {
+      if (err instanceof SinkError) throw new SinkError({ sink: this.name, retryable: false, what: err.what, why: err.why, cause: err, details: err.details });
+      throw err;
+    }
+    return this.writer.write(rows);
+  }
+
+  /**
+   * `insert_deduplication_token` for servers that have it: the same for every attempt of a block
+   * (same table, same content identity), different for any other block. Attribution rows are
+   * identified by their ids (an id always means the same attribution); coverage rows by their
+   * values, since a window's counts grow.
+   */
+  private dedupSettings(table: string, identity: () => string): ClickHouseSettings {
+    if (!this.features.dedupToken) return {};
+    const token = createHash("sha256").update(`${table}\n${identity()}`).digest("hex");
+    return { insert_deduplicate: 1, insert_deduplication_token: token };
+  }
+
+  /** Inserts one table's rows of a batch unless a previous attempt already did. */
+  private async insertRows(
+    table: string,
+    batch: Batch<unknown>,
+    key: string,
+    rows: readonly object[],
+    times: readonly string[],
+    identity: () => string,
+  ): Promise<void> {
+    if (batch.done.has(key) || rows.length === 0) return;
+    const ms = this.features.dateTime64;
+    const settings = this.dedupSettings(table, identity);
+    await this.ch.insert({
+      table: this.qualified(table),
+      format: "JSONEachRow",
+      values: rows.map((r) => encode(r, times, ms)),
+      clickhouse_settings: { ...settings, wait_end_of_query: 1 },
+    });
+    batch.done.add(key);
+  }
+
+  private async insertBatch(batch: Batch<StoredRows>): Promise<void> {
+    const ids = (): string => batch.items.map((r) => r.attribution.attribution_id).join("\n");
+    const t = this.tables;
+    await this.insertRows(t.attributions, batch, "attributions", batch.items.map((r) => r.attribution), TIME_COLUMNS.attributions, ids);
+    await this.insertRows(t.attribution_spans, batch, "attribution_spans", batch.items.flatMap((r) => r.spans), TIME_COLUMNS.attribution_spans, ids);
+    await this.insertRows(t.attribution_segments, batch, "attribution_segments", batch.items.flatMap((r) => r.segments), TIME_COLUMNS.attribution_segments, ids);
+  }
+
+  async flush(): Promise<void> {
+    await this.writer?.flush();
+    await this.coverageWriter?.flush();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.writer?.close();
+      await this.coverageWriter?.close();
+    } finally {
+      this.writer = undefined;
+      this.coverageWriter = undefined;
+      const c = this.client;
+      this.client = undefined;
+      await c?.close();
+    }
+  }
+
+  async recordCoverage(count: CoverageCount): Promise<void> {
+    if (this.coverageWriter === undefined) throw this.notStarted();
+    return this.coverageWriter.write(coverageRow(count, this.rowOptions.timePrecision));
+  }
+
+  /** Physical table expressions for the query pack: FINAL, so unmerged duplicates are read once. */
+  private tableExpressions(): Record<TableToken, string> {
+    return {
+      attributions: `${this.qualified(this.tables.attributions)} FINAL`,
+      attribution_spans: `${this.qualified(this.tables.attribution_spans)} FINAL`,
+      attribution_segments: `${this.qualified(this.tables.attribution_segments)} FINAL`,
+      attribution_coverage: `${this.qualified(this.tables.attribution_coverage)} FINAL`,
+    };
+  }
+
+  /** The SQL text and bound parameters a query would run with (for `query --explain` and tests). */
+  prepareQuery(query: string | AuditQuery, params: Readonly<Record<string, unknown>> = {}): { sql: string; query_params: Record<string, unknown> } {
+    const qd = typeof query === "string" ? findQuery(query) : query;
+    const values = resolveParams(qd, params);
+    const sql = expandTables(qd.sql.clickhouse, this.tableExpressions());
+    if (this.features.queryParams) {
+      return { sql: clickHouseNativeSql(sql), query_params: clickHouseQueryParams(sql, qd.params, values) };
+    }
+    return { sql: bindClickHouseLiterals(sql, qd.params, values), query_params: {} };
+  }
+
+  async runQuery(query: string | AuditQuery, params: Readonly<Record<string, unknown>> = {}): Promise<QueryResult> {
+    const qd = typeof query === "string" ? findQuery(query) : query;
+    const prepared = this.prepareQuery(qd, params);
+    try {
+      const rs = await this.ch.query({
+        query: prepared.sql,
+        format: "JSON",
+        clickhouse_settings: READ_SETTINGS,
+        ...(Object.keys(prepared.query_params).length > 0 ? { query_params: prepared.query_params } : {}),
+      });
+      const body = await rs.json<Record<string, unknown>>();
+      return { columns: (body.meta ?? []).map((m) => m.name), rows: body.data };
+    } catch (err) {
+      throw new SinkError({ sink: this.name, retryable: classifyClickHouseError(err).retryable, what: `running audit query ${qd.name}`, why: errorMessage(err), cause: err });
+    }
+  }
+
+  private async selectByIds(table: string, ids: readonly string[], order: string): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    // Chunks keep the query under max_query_size (256 KiB by default).
+    for (let i = 0; i < ids.length; i += 500) {
+      const list = ids.slice(i, i + 500).map(clickHouseString).join(", ");
+      const rs = await this.ch.query({
+        query: `SELECT * FROM ${this.qualified(table)} FINAL WHERE attribution_id IN (${list}) ORDER BY ${order}`,
+        format: "JSONEachRow",
+        clickhouse_settings: READ_SETTINGS,
+      });
+      out.push(...(await rs.json<Record<string, unknown>>()));
+    }
+    return out;
+  }
+
+  async readRows(ids: readonly string[]): Promise<StoredRows[]> {
+    const [a, s, g] = await Promise.all([
+      this.selectByIds(this.tables.attributions, ids, "attribution_id"),
+      this.selectByIds(this.tables.attribution_spans, ids, "attribution_id, rank"),
+      this.selectByIds(this.tables.attribution_segments, ids, "attribution_id, ordinal"),
+    ]);
+    return assemble(ids, a.map((r) => decodeRow<AttributionRow>(ATTRIBUTIONS, r)), s.map((r) => decodeRow<SpanRow>(ATTRIBUTION_SPANS, r)), g.map((r) => decodeRow<SegmentRow>(ATTRIBUTION_SEGMENTS, r)));
+  }
+
+  /** Rows of a table without FINAL: how many physical rows exist (tests check duplicates with it). */
+  async countPhysical(table: keyof TableNames, where = "1"): Promise<number> {
+    const rs = await this.ch.query({ query: `SELECT count() AS n FROM ${this.qualified(this.tables[table])} WHERE ${where}`, format: "JSONEachRow", clickhouse_settings: READ_SETTINGS });
+    const [row] = await rs.json<{ n: number }>();
+    return Number(row?.n ?? 0);
+  }
+}
+
+/** Groups rows read back per attribution id, in the order of `ids` (ids not found are left out). */
+export function assemble(ids: readonly string[], attributions: AttributionRow[], spans: SpanRow[], segments: SegmentRow[]): StoredRows[] {
+  const byId = new Map<string, StoredRows>();
+  for (const a of attributions) byId.set(a.attribution_id, { attribution: a, spans: [], segments: [] });
+  for (const s of spans) byId.get(s.attribution_id)?.spans.push(s);
+  for (const g of segments) byId.get(g.attribution_id)?.segments.push(g);
+  const out: StoredRows[] = [];
+  for (const id of ids) {
+    const r = byId.get(id);
+    if (r !== undefined) out.push(r);
+  }
+  return out;
+}

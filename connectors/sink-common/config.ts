@@ -1,0 +1,59 @@
+/**
+ * Settings every results store shares: what text to keep, the matrix cap, batching, retries and
+ * whether `start()` applies migrations. The ClickHouse and DuckDB config schemas extend these.
+ */
+import { z } from "zod";
+import { ConfigError } from "../../src/errors.js";
+import { storeTextModes } from "./rows.js";
+import { TABLE_PREFIX_PATTERN } from "./tables.js";
+
+export const batchConfigSchema = z
+  .object({
+    max_rows: z.number().int().min(1).max(100_000).default(1000).describe("Cut a batch when this many results wait"),
+    max_wait_ms: z.number().int().min(0).max(600_000).default(1000).describe("Cut a batch this long after its first result arrived"),
+  })
+  .strict();
+
+export const retryConfigSchema = z
+  .object({
+    max_attempts: z.number().int().min(1).max(100).default(6).describe("Attempts per batch, the first included"),
+    initial_backoff_ms: z.number().int().min(1).default(200).describe("Wait before the second attempt; doubles per attempt"),
+    max_backoff_ms: z.number().int().min(1).default(10_000).describe("Longest wait between attempts"),
+  })
+  .strict();
+
+export const commonSinkFields = {
+  table_prefix: z
+    .string()
+    .regex(TABLE_PREFIX_PATTERN, "letters, digits and _ only, not starting with a digit")
+    .default("")
+    .describe("Prepended to every table name (attributions, attribution_spans, …)"),
+  store_text: z
+    .enum(storeTextModes)
+    .default("redacted")
+    .describe("full: prompt and completion text as logged; redacted: e-mails, numbers and secrets masked (docs/sinks.md); none: no text, ids or token texts"),
+  max_matrix_cells: z
+    .number()
+    .int()
+    .min(0)
+    .default(4096)
+    .describe("Keep per-target importance rows while their cells add up to at most this; 0 keeps no matrix"),
+  batch: batchConfigSchema.default({ max_rows: 1000, max_wait_ms: 1000 }),
+  retry: retryConfigSchema.default({ max_attempts: 6, initial_backoff_ms: 200, max_backoff_ms: 10_000 }),
+  migrate: z.boolean().default(true).describe("Apply pending migrations in start()"),
+};
+
+/** Parses `input` with `schema`, turning the first zod issue into a ConfigError with its path. */
+export function parseSinkConfig<S extends z.ZodType>(schema: S, input: unknown, root: string): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = [root, ...(issue?.path ?? []).map(String)].join(".");
+  throw new ConfigError({
+    what: `reading the ${root} settings`,
+    why: `${path}: ${issue?.message ?? "invalid"}`,
+    path,
+    cause: parsed.error,
+    details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })) },
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * DuckDB schema: the same logical tables as ClickHouse (connectors/sink-common/tables.ts), with
+ * a PRIMARY KEY on each table's identity. Writes use `INSERT OR IGNORE`, so a redelivered
+ * attribution never makes a second row: the key, not a merge, deduplicates.
+ *
+ * Each migration runs in one transaction together with its row in `<prefix>schema_migrations`,
+ * so a migration is either fully applied and recorded or not at all.
+ */
+import { createHash } from "node:crypto";
+import type { ColumnSpec, TableSpec } from "../../connectors/sink-common/tables.js";
+import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../../connectors/sink-common/tables.js";
+
+export interface DuckDbDdlContext {
+  readonly prefix: string;
+}
+
+export interface DuckDbMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: (ctx: DuckDbDdlContext) => string[];
+}
+
+/** Quotes an identifier that has already been checked to be plain (letters, digits, _). */
+export const dq = (ident: string): string => `"${ident}"`;
+
+const SCALAR: Record<ColumnSpec["type"], string> = {
+  string: "VARCHAR",
+  date: "DATE",
+  time: "TIMESTAMP",
+  u8: "UTINYINT",
+  u16: "USMALLINT",
+  u32: "UINTEGER",
+  u64: "UBIGINT",
+  i32: "INTEGER",
+  f32: "FLOAT",
+  f64: "DOUBLE",
+};
+
+export function duckColumnType(col: ColumnSpec): string {
+  return SCALAR[col.type] + "[]".repeat(col.array ?? 0);
+}
+
+export function createTableDdl(spec: TableSpec, ctx: DuckDbDdlContext): string {
+  const lines = spec.columns.map((col) => `    ${dq(col.name)} ${duckColumnType(col)}${col.nullable === true ? "" : " NOT NULL"}`);
+  lines.push(`    PRIMARY KEY (${spec.identity.map(dq).join(", ")})`);
+  return [`CREATE TABLE IF NOT EXISTS ${dq(tableNames(ctx.prefix)[spec.name])}`, "(", lines.join(",\n"), ")"].join("\n");
+}
+
+export function migrationsTableDdl(ctx: DuckDbDdlContext): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${dq(tableNames(ctx.prefix).schema_migrations)}`,
+    "(",
+    '    "version" INTEGER PRIMARY KEY,',
+    '    "name" VARCHAR NOT NULL,',
+    '    "checksum" VARCHAR NOT NULL,',
+    '    "applied_at" TIMESTAMP NOT NULL,',
+    '    "server_version" VARCHAR NOT NULL,',
+    '    "engine_version" VARCHAR NOT NULL',
+    ")",
+  ].join("\n");
+}
+
+export const DUCKDB_MIGRATIONS: readonly DuckDbMigration[] = [
+  {
+    version: 1,
+    name: "attributions, attribution_spans, attribution_segments",
+    statements: (ctx) => [createTableDdl(ATTRIBUTIONS, ctx), createTableDdl(ATTRIBUTION_SPANS, ctx), createTableDdl(ATTRIBUTION_SEGMENTS, ctx)],
+  },
+  {
+    version: 2,
+    name: "attribution_coverage",
+    statements: (ctx) => [createTableDdl(ATTRIBUTION_COVERAGE, ctx)],
+  },
+];
+
+export function migrationChecksum(statements: readonly string[]): string {
+  return createHash("sha256").update(statements.join(";\n")).digest("hex").slice(0, 16);
+}
