@@ -5,7 +5,8 @@
  *
  * Reasons: `export_failed` (the collector refused, errored or timed out), `queue_full` (the
  * batch processor's queue was full: it drops the item itself, we count it), `shutdown` (still
- * unsent when the shutdown deadline passed), `after_shutdown` (emitted after shutdown began).
+ * unsent when the shutdown deadline passed), `after_shutdown` (emitted after shutdown began),
+ * `internal_error` (building the span failed: a bug, reported to the log).
  */
 import type { Context } from "@opentelemetry/api";
 import { TraceFlags } from "@opentelemetry/api";
@@ -17,7 +18,7 @@ import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelem
 import type { OtelSelfMetrics } from "./metrics.js";
 
 export type Signal = "traces" | "logs" | "metrics";
-export type DropReason = "export_failed" | "queue_full" | "shutdown" | "after_shutdown";
+export type DropReason = "export_failed" | "queue_full" | "shutdown" | "after_shutdown" | "internal_error";
 
 export interface SignalStats {
   exported: number;
@@ -29,6 +30,11 @@ export interface SignalStats {
 
 export type OtelStats = Record<Signal, SignalStats>;
 
+interface InflightExport {
+  readonly n: number;
+  settled: boolean;
+}
+
 function emptyStats(): SignalStats {
   return { exported: 0, dropped: 0, droppedByReason: {}, failedExports: 0, lastError: undefined };
 }
@@ -38,6 +44,8 @@ export class ExportTally {
   private readonly stats: OtelStats = { traces: emptyStats(), logs: emptyStats(), metrics: emptyStats() };
   /** Items handed to a batch processor and not yet to its exporter, per signal. */
   private readonly pending: Record<Signal, number> = { traces: 0, logs: 0, metrics: 0 };
+  /** Export requests under way (not yet answered), per signal. */
+  private readonly inflight: Record<Signal, Set<InflightExport>> = { traces: new Set(), logs: new Set(), metrics: new Set() };
   private sink: OtelSelfMetrics | undefined;
 
   constructor(private readonly onFailure?: (signal: Signal, error: string, items: number) => void) {}
@@ -80,10 +88,30 @@ export class ExportTally {
     return this.pending[signal];
   }
 
-  /** Everything still queued is lost (the shutdown deadline passed). */
+  /** An export request began; settle() it with its outcome (ignored once abandoned). */
+  begin(signal: Signal, n: number): InflightExport {
+    const ex: InflightExport = { n, settled: false };
+    this.inflight[signal].add(ex);
+    return ex;
+  }
+
+  settle(signal: Signal, ex: InflightExport, ok: boolean, error: string): void {
+    if (ex.settled) return;
+    ex.settled = true;
+    this.inflight[signal].delete(ex);
+    if (ok) this.exported(signal, ex.n);
+    else this.failed(signal, ex.n, error);
+  }
+
+  /** The shutdown deadline passed: everything still queued or in flight is counted as dropped. */
   abandonPending(signal: Signal): void {
-    const n = this.pending[signal];
+    let n = this.pending[signal];
     this.pending[signal] = 0;
+    for (const ex of this.inflight[signal]) {
+      ex.settled = true;
+      n += ex.n;
+    }
+    this.inflight[signal].clear();
     this.dropped(signal, "shutdown", n);
   }
 
@@ -117,9 +145,9 @@ export class CountingSpanExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.tally.handed("traces", spans.length);
+    const ex = this.tally.begin("traces", spans.length);
     const done = once((r) => {
-      if (r.code === ExportResultCode.SUCCESS) this.tally.exported("traces", spans.length);
-      else this.tally.failed("traces", spans.length, describe(r));
+      this.tally.settle("traces", ex, r.code === ExportResultCode.SUCCESS, describe(r));
       resultCallback(r);
     });
     try {
@@ -146,9 +174,9 @@ export class CountingLogExporter implements LogRecordExporter {
 
   export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
     this.tally.handed("logs", logs.length);
+    const ex = this.tally.begin("logs", logs.length);
     const done = once((r) => {
-      if (r.code === ExportResultCode.SUCCESS) this.tally.exported("logs", logs.length);
-      else this.tally.failed("logs", logs.length, describe(r));
+      this.tally.settle("logs", ex, r.code === ExportResultCode.SUCCESS, describe(r));
       resultCallback(r);
     });
     try {
@@ -181,10 +209,9 @@ export class CountingMetricExporter implements PushMetricExporter {
   ) {}
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    const n = countPoints(metrics);
+    const ex = this.tally.begin("metrics", countPoints(metrics));
     const done = once((r) => {
-      if (r.code === ExportResultCode.SUCCESS) this.tally.exported("metrics", n);
-      else this.tally.failed("metrics", n, describe(r));
+      this.tally.settle("metrics", ex, r.code === ExportResultCode.SUCCESS, describe(r));
       resultCallback(r);
     });
     try {

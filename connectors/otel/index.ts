@@ -91,21 +91,22 @@ function buildResource(settings: OtelSettings): Resource {
 }
 
 /** One warning for the first failure of a signal, then at most one a minute with the count since. */
-function rateLimitedWarn(log: ExporterLog | undefined): (signal: Signal, error: string, items: number) => void {
-  const last = new Map<Signal, { at: number; suppressed: number }>();
-  return (signal, error, items) => {
+function rateLimitedWarn(log: ExporterLog | undefined): (signal: Signal, error: string, items: number, msg?: string) => void {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return (signal, error, items, msg) => {
     if (log === undefined) return;
     const now = Date.now();
-    const prev = last.get(signal);
+    const key = `${signal}/${msg ?? "export"}`;
+    const prev = last.get(key);
     if (prev !== undefined && now - prev.at < 60_000) {
       prev.suppressed += items;
       return;
     }
-    last.set(signal, { at: now, suppressed: 0 });
+    last.set(key, { at: now, suppressed: 0 });
     try {
       log.warn(
         { signal, error, dropped: items, dropped_since_last_warning: prev?.suppressed ?? 0 },
-        `OTLP ${signal} export failed; dropping (see reagent_stream.otel.dropped and docs/otel.md)`,
+        msg ?? `OTLP ${signal} export failed; dropping (see reagent_stream.otel.dropped and docs/otel.md)`,
       );
     } catch {
       // a logger must not break exporting
@@ -121,7 +122,9 @@ function rateLimitedWarn(log: ExporterLog | undefined): (signal: Signal, error: 
 export async function createOtelExporter(config: OtelConfigInput | undefined = {}, options: OtelExporterOptions = {}): Promise<OtelExport> {
   const cfg = parseOtelConfig(config);
   const settings = resolveOtelSettings(cfg, options.env ?? process.env);
-  const tally = new ExportTally(rateLimitedWarn(options.log));
+  const warn = rateLimitedWarn(options.log);
+  const tally = new ExportTally(warn);
+  const warnInternal = (error: string): void => warn("traces", error, 1, "building an attribution span failed; it was dropped (a bug: please report it)");
 
   if (!settings.traces && !settings.logs && !settings.metricsOtlp && !settings.prometheus) {
     return {
@@ -236,7 +239,10 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
           idHint,
           attributes: attrOpts,
           spanParent: cfg.span_parent,
-          onInternalError: (err) => tally.failed("traces", 0, errorMessage(err)),
+          onInternalError: (err) => {
+            tally.dropped("traces", "internal_error", 1);
+            warnInternal(errorMessage(err));
+          },
           onAfterShutdown: (signal) => tally.dropped(signal, "after_shutdown", 1),
           shutdown: stopSpansAndEvents,
         })
@@ -251,7 +257,7 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
       const spanBudget = settings.metricsOtlp ? Math.max(1, Math.floor(deadlineMs * 0.8)) : deadlineMs;
       if (exporter instanceof OtelAttributionExporter) await exporter.shutdownWithin(spanBudget).catch(() => undefined);
       else await exporter.shutdown().catch(() => undefined);
-      if (meterProvider) await withinDeadline(meterProvider.shutdown(), Math.max(1, deadlineMs - (Date.now() - began)));
+      if (meterProvider && !(await withinDeadline(meterProvider.shutdown(), Math.max(1, deadlineMs - (Date.now() - began))))) tally.abandonPending("metrics");
     })();
     return shutdownPromise;
   };
