@@ -7,6 +7,7 @@ import { ReagentError, errorMessage } from "../errors.js";
 import { ENGINE_VERSION } from "../version.js";
 import { registerAttribute } from "./commands/attribute.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerServeModel } from "./commands/serve-model.js";
 
 export function buildProgram(): Command {
   const program = new Command("reagent-stream")
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerAttribute(program);
   registerDemo(program);
+  registerServeModel(program);
   return program;
 }
 

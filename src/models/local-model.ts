@@ -19,7 +19,7 @@ export interface LocalModel extends AttributionModel {
 }
 
 /** Chat template lookup order: chat_template.json (simple form), chat_template.jinja, tokenizer_config's chat_template, the default. */
-function findChatTemplate(dir: string, tok: HfTextTokenizer): ChatTemplate {
+export function findChatTemplate(dir: string, tok: HfTextTokenizer): ChatTemplate {
   const simple = join(dir, "chat_template.json");
   if (existsSync(simple)) return loadChatTemplate(simple);
   const jinja = join(dir, "chat_template.jinja");

@@ -68,6 +68,8 @@ export interface ScorerInfo {
   readonly kind: string;
   /** The model's name as the server or the model directory calls it. */
   readonly model: string;
+  /** Caveats every result scored this way should carry (e.g. TGI's synthesised top-k); results copy them into `warnings`. */
+  readonly notes?: readonly string[];
 }
 
 export interface Scorer {

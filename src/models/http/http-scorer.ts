@@ -1,0 +1,128 @@
+/**
+ * A scoring endpoint as a Scorer, the same interface the local ONNX model implements.
+ *
+ * A batch from the engine is split into requests of `protocol.sequencesPerRequest` sequences
+ * (vLLM/SGLang/OpenAI take a list of prompts per request; TGI one text), and those requests run
+ * concurrently under the guard's limit. `capabilities.maxBatch` is therefore
+ * sequencesPerRequest × maxConcurrency: what the engine may hand over in one call so that all
+ * allowed requests can be in flight at once.
+ */
+import { ScoringError } from "../../errors.js";
+import type { ScoreOptions, ScoreSequence, ScoredSequence, Scorer, ScorerCapabilities, ScorerInfo } from "../scorer.js";
+import type { RequestGuard, ScorerStats } from "./guard.js";
+import type { ScoringProtocol, Send } from "./protocol.js";
+import type { HttpTransport } from "./transport.js";
+
+export interface HttpScorerOptions {
+  readonly protocol: ScoringProtocol;
+  readonly transport: HttpTransport;
+  readonly guard: RequestGuard;
+  /** The model name the server uses. */
+  readonly model: string;
+  readonly maxSequenceLength?: number | undefined;
+  readonly vocabSize?: number | undefined;
+}
+
+export class HttpScorer implements Scorer {
+  readonly info: ScorerInfo;
+  readonly capabilities: ScorerCapabilities;
+  readonly protocol: ScoringProtocol;
+  readonly transport: HttpTransport;
+  private readonly guard: RequestGuard;
+  private closed = false;
+
+  constructor(opts: HttpScorerOptions) {
+    this.protocol = opts.protocol;
+    this.transport = opts.transport;
+    this.guard = opts.guard;
+    const p = opts.protocol;
+    this.info = {
+      id: `${p.kind}${p.variant === undefined ? "" : `+${p.variant}`}:${opts.model}@${opts.transport.endpoint}`,
+      kind: p.kind,
+      model: opts.model,
+      ...(p.note === undefined ? {} : { notes: [p.note] }),
+    };
+    this.capabilities = {
+      maxBatch: p.sequencesPerRequest * Math.max(1, opts.guard.config.maxConcurrency),
+      distribution: "topk",
+      acceptsTokenIds: p.acceptsTokenIds,
+      maxTopK: p.maxTopK,
+      topKAtPromptPositions: p.topKAtPromptPositions,
+      nextTokenSlot: true,
+      ...(opts.maxSequenceLength === undefined ? {} : { maxSequenceLength: opts.maxSequenceLength }),
+      ...(opts.vocabSize === undefined ? {} : { vocabSize: opts.vocabSize }),
+    };
+  }
+
+  /** Counters: calls, requests, retries, tokens, latency, errors by kind, breaker state. */
+  get stats(): ScorerStats {
+    return this.guard.stats;
+  }
+
+  get breakerState(): string {
+    return this.guard.breakerState;
+  }
+
+  async score(batch: readonly ScoreSequence[], opts: ScoreOptions): Promise<ScoredSequence[]> {
+    if (this.closed) throw new ScoringError({ what: `scoring through ${this.transport.endpoint}`, why: "the scorer is closed" });
+    opts.signal?.throwIfAborted();
+    this.validate(batch);
+    if (batch.length === 0) return [];
+    const k = Math.max(1, Math.min(Math.floor(opts.topK), this.capabilities.maxTopK));
+    const per = this.protocol.sequencesPerRequest;
+    const groups: (readonly ScoreSequence[])[] = [];
+    for (let i = 0; i < batch.length; i += per) groups.push(batch.slice(i, i + per));
+    // One failed group cancels the others: their answers would be thrown away.
+    const ctrl = new AbortController();
+    const onAbort = (): void => ctrl.abort(opts.signal?.reason);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const send = this.sender(ctrl.signal);
+    try {
+      const results = await Promise.all(
+        groups.map((g) =>
+          this.protocol.scoreGroup(g, k, send).catch((err: unknown) => {
+            ctrl.abort(err);
+            throw err;
+          }),
+        ),
+      );
+      return results.flat();
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async generate(ids: readonly number[], maxNewTokens: number, stopIds: ReadonlySet<number> = new Set()): Promise<number[]> {
+    if (!this.protocol.generate) return [];
+    return this.protocol.generate(ids, maxNewTokens, stopIds, this.sender(undefined));
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  private sender(signal: AbortSignal | undefined): Send {
+    return <T>(path: string, body: unknown, parse: (json: unknown) => T, cost: { sequences: number; promptTokens: number }): Promise<T> =>
+      this.guard.run({ path, ...cost, signal }, async (sig) => parse(await this.transport.postJson(path, body, sig)));
+  }
+
+  private validate(batch: readonly ScoreSequence[]): void {
+    const maxLen = this.capabilities.maxSequenceLength;
+    batch.forEach((s, i) => {
+      if (s.ids.length === 0) throw new ScoringError({ what: `scoring sequence ${i}`, why: "it has no tokens" });
+      if (s.positions.length === 0) throw new ScoringError({ what: `scoring sequence ${i}`, why: "no positions to score were given" });
+      if (maxLen !== undefined && s.ids.length > maxLen) {
+        throw new ScoringError({ what: `scoring sequence ${i}`, why: `it has ${s.ids.length} tokens; the served model takes at most ${maxLen}` });
+      }
+      for (const p of s.positions) {
+        if (!Number.isInteger(p) || p < 1 || p > s.ids.length) {
+          throw new ScoringError({ what: `scoring sequence ${i}`, why: `position ${p} is outside [1, ${s.ids.length}]` });
+        }
+      }
+      for (const id of s.ids) {
+        if (!Number.isInteger(id) || id < 0) throw new ScoringError({ what: `scoring sequence ${i}`, why: `token id ${id} is not a vocabulary id` });
+      }
+    });
+  }
+}
