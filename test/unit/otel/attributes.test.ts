@@ -248,6 +248,11 @@ describe("a 4k-token prompt stays inside the SDK's attribute limits", () => {
       `[otel 4k measurement] prompt tokens 4096: ${count} attributes (limit 128), 0 dropped, longest string ${longest} (limit ${defaults.valueLengthLimit}), ` +
         `${arrays.length} arrays / ${elements} elements, sequence 64 values (bin 64), OTLP protobuf ${bytes} bytes; full 4096-value vector instead: ${naiveBytes} bytes`,
     );
-    expect(bytes).toBeLessThan(8_000);
+    // The figures quoted in schemas/otel-attributes.md ("Measured"): update both together.
+    expect(count).toBe(43);
+    expect(elements).toBe(176);
+    expect(bytes).toBeLessThan(4_000);
+    expect(naiveBytes).toBeGreaterThan(40_000);
+    expect(ATTRIBUTE_SPECS.length).toBe(47);
   });
 });

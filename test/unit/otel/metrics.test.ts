@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { DataPointType, MeterProvider, MetricReader, type MetricData } from "@opentelemetry/sdk-metrics";
 import { describe, expect, it } from "vitest";
 import { METRIC_SPECS, OtelPipelineMetrics, prometheusNames } from "../../../connectors/otel/metrics.js";
@@ -109,5 +110,24 @@ describe("OtelPipelineMetrics", () => {
     ]);
     expect(prometheusNames(METRIC_SPECS.inFlight)).toEqual(["reagent_stream_records_in_flight"]);
     expect(prometheusNames(METRIC_SPECS.commitLag)).toEqual(["reagent_stream_commit_lag"]);
+  });
+
+  it("docs/otel.md lists exactly these metrics, kinds, units, labels and Prometheus names", () => {
+    const md = readFileSync(new URL("../../../docs/otel.md", import.meta.url), "utf8");
+    const rows = new Map<string, string[]>();
+    for (const line of md.split("\n")) {
+      if (!line.startsWith("| `reagent_stream.")) continue;
+      const cells = line.split("|").map((c) => c.trim());
+      rows.set(cells[1]!.replace(/`/g, ""), cells.slice(2, 6));
+    }
+    const specs = Object.values(METRIC_SPECS);
+    expect([...rows.keys()].sort()).toEqual(specs.map((m) => m.name).sort());
+    for (const m of specs) {
+      const [kind, unit, labels, prom] = rows.get(m.name)!;
+      expect(kind, m.name).toBe(m.kind);
+      expect(unit, m.name).toBe(`\`${m.unit}\``);
+      expect(labels, m.name).toBe(m.attributes.length === 0 ? "—" : m.attributes.map((a) => `\`${a}\``).join(", "));
+      expect(prom, m.name).toBe(prometheusNames(m).map((n) => `\`${n}\``).join(", "));
+    }
   });
 });
