@@ -18,9 +18,10 @@ no held-out item is ever seen in training. evaluate.py later keeps only the
 candidates the trained LM answers correctly (after reporting accuracy on all).
 
 Outputs (models/work/data/, git-ignored):
-  train.jsonl             {"task","text","answer_start"} LM/MLM training texts
+  train.jsonl             {"task","text","answers"} LM/MLM training texts
   general_heldout.txt     WordNet passages kept out of training (perplexity)
   heldout_candidates.jsonl eval items in the models/eval/heldout.jsonl schema
+  valid.jsonl             validation items for train.py's stopping rule
 """
 import os
 import random
@@ -234,40 +235,22 @@ CITIES = [
     "Montreal", "Vancouver", "Leeds", "Bristol", "Turin", "Bologna", "Basel",
 ]
 
-# attribute -> (value sampler, document templates, question templates)
 def _code(rng: random.Random) -> str:
     return str(rng.randint(1000, 9999))
 
 
-RAG_ATTRS = {
-    "code": (
-        _code,
-        ["The code of {K} is {V}.", "{K} uses the code {V}.",
-         "The access code for {K} is {V}.", "Code for {K}: {V}."],
-        ["What is the code of {K}?", "Which code does {K} use?",
-         "What is the access code for {K}?"],
-    ),
-    "colour": (
-        lambda rng: rng.choice(COLOURS),
-        ["The colour of {K} is {V}.", "{K} is painted {V}.",
-         "The door of {K} is {V}.", "Colour of {K}: {V}."],
-        ["What colour is {K}?", "What is the colour of {K}?",
-         "Which colour is {K} painted?"],
-    ),
-    "city": (
-        lambda rng: rng.choice(CITIES),
-        ["{K} is based in {V}.", "The office of {K} is in {V}.",
-         "The home city of {K} is {V}.", "City of {K}: {V}."],
-        ["Where is {K} based?", "In which city is {K} based?",
-         "What is the home city of {K}?"],
-    ),
-    "owner": (
-        lambda rng: rng.choice(NAMES),
-        ["The owner of {K} is {V}.", "{K} belongs to {V}.",
-         "{K} is owned by {V}.", "Owner of {K}: {V}."],
-        ["Who owns {K}?", "Who is the owner of {K}?", "To whom does {K} belong?"],
-    ),
+# attribute -> value sampler. Every document template puts the value two
+# tokens after the key ("... of Bravo is 3318", "... of Bravo: 3318") and every
+# question ends on the key: a tiny model learns the match-and-copy circuit
+# far faster with fixed offsets (varied offsets left it near chance on CPU budget).
+RAG_VALUES = {
+    "code": _code,
+    "colour": lambda rng: rng.choice(COLOURS),
+    "city": lambda rng: rng.choice(CITIES),
+    "owner": lambda rng: rng.choice(NAMES),
 }
+RAG_DOCS = ["The {a} of {K} is {V}.", "The listed {a} of {K} is {V}.", "{A} of {K}: {V}."]
+RAG_QUESTIONS = ["What is the {a} of {K}?", "Do you know the {a} of {K}?", "Please give the {a} of {K}."]
 
 
 def _fill(template: str, parts: dict[str, str]) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -313,49 +296,66 @@ def make_longra_name(rng: random.Random, distractors: list[str]) -> dict:
     }
 
 
-def make_rag(rng: random.Random) -> dict:
+def _question(rng: random.Random, attr: str, key: str) -> tuple[str, tuple[int, int]]:
+    q, sp = _fill(rng.choice(RAG_QUESTIONS).replace("{a}", attr), {"K": key})
+    return q, sp["K"]
+
+
+def make_rag(rng: random.Random, extra_questions: int = 0) -> dict:
+    """One RAG item. extra_questions > 0 (training only) appends further
+    question/answer pairs about other facts of the same context, which gives
+    more copy supervision per sequence."""
     n_docs = rng.randint(3, 5)
-    attr = rng.choice(list(RAG_ATTRS))
-    sample_value, _, questions = RAG_ATTRS[attr]
+    attr = rng.choice(list(RAG_VALUES))
     keys = rng.sample(RAG_KEYS, n_docs)
     target = rng.randrange(n_docs)
-    used_values: set[str] = set()
-    facts = []  # (key, attr, value)
+    facts = []  # [key, attr, value]
     for i, key in enumerate(keys):
         # Mostly the asked attribute (the model must match the key); sometimes
         # another attribute (the model must also match the attribute).
-        a = attr if i == target or rng.random() < 0.7 else rng.choice(list(RAG_ATTRS))
+        a = attr if i == target or rng.random() < 0.7 else rng.choice(list(RAG_VALUES))
         facts.append([key, a, None])
     # Occasionally give the target key a second, different attribute too.
-    if rng.random() < 0.25:
-        other = rng.choice([a for a in RAG_ATTRS if a != attr])
+    if rng.random() < 0.2:
+        other = rng.choice([a for a in RAG_VALUES if a != attr])
         facts.insert(rng.randrange(len(facts) + 1), [keys[target], other, None])
+    used: set[str] = set()
     for f in facts:
         while True:  # values are unique within an item, so the copy is unambiguous
-            v = RAG_ATTRS[f[1]][0](rng)
-            if v not in used_values and not any(v in u or u in v for u in used_values):
+            v = RAG_VALUES[f[1]](rng)
+            if not any(v in u or u in v for u in used):
                 break
-        used_values.add(v)
+        used.add(v)
         f[2] = v
     text, causal = "Context:", None
     for i, (key, a, v) in enumerate(facts):
-        doc, sp = _fill(rng.choice(RAG_ATTRS[a][1]), {"K": key, "V": v})
+        tmpl = rng.choice(RAG_DOCS).replace("{a}", a).replace("{A}", a.capitalize())
+        doc, sp = _fill(tmpl, {"K": key, "V": v})
         text += f" [doc {i + 1}] "
         base = len(text)
         text += doc
         if key == keys[target] and a == attr:
             causal = [(base + sp["V"][0], base + sp["V"][1], v),
                       (base + sp["K"][0], base + sp["K"][1], key)]
-    q, qsp = _fill(rng.choice(questions), {"K": keys[target]})
+    q, (ks, ke) = _question(rng, attr, keys[target])
     text += " Question: "
     base = len(text)
     text += q + " Answer:"
-    causal.append((base + qsp["K"][0], base + qsp["K"][1], keys[target]))
+    causal.append((base + ks, base + ke, keys[target]))
     answer = next(v for k, a, v in facts if k == keys[target] and a == attr)
+    extra, extra_answers = "", []
+    for _ in range(extra_questions):
+        k, a, v = rng.choice(facts)
+        q, _ = _question(rng, a, k)
+        extra += f" Question: {q} Answer:"
+        extra_answers.append((len(extra), len(extra) + 1 + len(v)))
+        extra += f" {v}."
     return {
         "variant": attr,
         "prompt": text,
         "completion": " " + answer,
+        "extra": extra,
+        "extra_answers": extra_answers,
         "causal": [{"start": s, "end": e, "text": t} for s, e, t in causal],
     }
 
@@ -404,9 +404,11 @@ def general_passages(rng: random.Random) -> tuple[list[str], list[str]]:
 
 # --------------------------------------------------------------------------
 
-N_TRAIN = {"longra_capital": 48000, "longra_name": 12000, "rag": 80000}
+# LongRA is learned early; RAG copying needs most of the budget.
+N_TRAIN = {"longra_capital": 24000, "longra_name": 8000, "rag": 100000}
 N_GENERAL_TRAIN = 30000
 N_HELD = {"longra_capital": 260, "longra_name": 60, "rag": 320}
+N_VALID = {"longra_capital": 96, "longra_name": 32, "rag": 128}
 
 
 def main() -> None:
@@ -423,7 +425,7 @@ def main() -> None:
     makers = {
         "longra_capital": lambda r, d: make_longra_capital(r, d),
         "longra_name": lambda r, d: make_longra_name(r, d),
-        "rag": lambda r, d: make_rag(r),
+        "rag": lambda r, d: make_rag(r, extra_questions=r.randint(0, 2) if d is dis_train else 0),
     }
 
     held, seen = [], set()
@@ -443,7 +445,7 @@ def main() -> None:
         for c in h["causal"]:
             assert h["prompt"][c["start"]:c["end"]] == c["text"], h
 
-    train = []
+    train, train_prompts = [], set()
     for kind, n in N_TRAIN.items():
         rejected = 0
         for _ in range(n):
@@ -453,19 +455,35 @@ def main() -> None:
                     break
                 rejected += 1
             # Training text continues past the answer so the LM also learns to
-            # close the sentence; answer_start marks the first answer char.
+            # close the sentence; "answers" are the char spans of the answers
+            # (train.py up-weights their tokens in the loss).
+            train_prompts.add(item["prompt"])
             text = item["prompt"] + item["completion"] + "."
-            train.append({"task": kind, "text": text, "answer_start": len(item["prompt"])})
+            answers = [(len(item["prompt"]), len(text) - 1)]
+            answers += [(len(text) + s, len(text) + e) for s, e in item.get("extra_answers", [])]
+            text += item.get("extra", "")
+            train.append({"task": kind, "text": text, "answers": answers})
         print(f"{kind}: {n} train items ({rejected} rejected as held-out duplicates)")
+
+    # Validation items (for train.py's stopping rule only): own RNG stream,
+    # training distractors, and no prompt shared with training or held-out.
+    rng_valid, valid = random.Random(f"{SEED}-valid"), []
+    for kind, n in N_VALID.items():
+        while sum(v["task"] == kind for v in valid) < n:
+            item = makers[kind](rng_valid, list(dis_train))  # a copy: no extra questions
+            if item["prompt"] not in seen and item["prompt"] not in train_prompts:
+                seen.add(item["prompt"])
+                valid.append({"task": kind, "prompt": item["prompt"], "completion": item["completion"]})
 
     general, general_held = general_passages(rng_general)
     general = general[:N_GENERAL_TRAIN]
-    train += [{"task": "general", "text": g, "answer_start": None} for g in general]
+    train += [{"task": "general", "text": g, "answers": []} for g in general]
     rng_train.shuffle(train)
 
     os.makedirs(DATA, exist_ok=True)
     write_jsonl(os.path.join(DATA, "train.jsonl"), train)
     write_jsonl(os.path.join(DATA, "heldout_candidates.jsonl"), held)
+    write_jsonl(os.path.join(DATA, "valid.jsonl"), valid)
     with open(os.path.join(DATA, "general_heldout.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(general_held) + "\n")
     print(f"train: {len(train)} texts ({len(general)} general); "

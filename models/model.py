@@ -20,6 +20,7 @@ class Block(nn.Module):
     def __init__(self, d_model: int, n_heads: int, d_ff: int):
         super().__init__()
         self.n_heads = n_heads
+        self.scale = 1.0 / math.sqrt(d_model // n_heads)
         self.ln1 = nn.LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
@@ -35,7 +36,7 @@ class Block(nn.Module):
         k = k.reshape(b, t, h, d // h).transpose(1, 2)
         v = v.reshape(b, t, h, d // h).transpose(1, 2)
         # Explicit attention (not SDPA) so the exported graph is plain ops.
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d // h)) + bias
+        att = (q @ k.transpose(-2, -1)) * self.scale + bias
         att = att.softmax(dim=-1)
         y = (att @ v).transpose(1, 2).reshape(b, t, d)
         x = x + self.proj(y)
@@ -101,8 +102,9 @@ class TinyTransformer(nn.Module):
 
     def forward(self, input_ids, attention_mask, position_ids=None):
         if position_ids is None:
-            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)
-            position_ids = position_ids[None].expand_as(input_ids)
+            # Count real tokens only, so left- and right-padded batches both
+            # give the first real token position 0 (what training saw).
+            position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
         return self.forward_embeds(self.tok(input_ids), attention_mask, position_ids)
 
 

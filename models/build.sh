@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Rebuild the two bundled toy models from scratch, deterministically from the
+# seed in common.py (override with REAGENT_MODELS_SEED). Offline developer
+# step: about 30-40 min on two CPU cores; never run in CI or at run time.
+#
+#   bash models/build.sh
+#
+# Needs: python3 with venv, the Debian package wordnet-base (training text),
+# and, for the final JS tokenizer cross-check, node plus `npm ci` at the root.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ ! -f /usr/share/wordnet/data.noun ]; then
+  echo "missing /usr/share/wordnet: run 'apt-get install wordnet-base' first" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install -r requirements.txt
+fi
+PY=.venv/bin/python
+export PYTHONHASHSEED=0
+
+$PY gen_data.py            # work/data: training texts, held-out candidates
+$PY train_tokenizers.py    # tiny-lm/ and tiny-mlm/ tokenizer.json + tokenizer_config.json
+$PY train.py lm            # work/tiny-lm.pt
+$PY train.py mlm           # work/tiny-mlm.pt
+$PY export_onnx.py         # *.onnx, embed_tokens.f32, config.json; checks onnx == torch
+$PY evaluate.py            # eval/heldout.jsonl, metrics.json, README.md numbers
+$PY check_tokenizers.py    # JS tokenizer ids == Python tokenizer ids
+du -sh tiny-lm tiny-mlm eval
