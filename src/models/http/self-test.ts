@@ -197,10 +197,12 @@ export async function runSelfTest(args: SelfTestArgs): Promise<SelfTestReport> {
     add("logprobs are <= 0 and present", bad.length === 0, bad.length === 0 ? "every scored position has a logprob <= 0" : `positions ${bad.map((p) => p.position).join(", ")} have a missing or positive logprob`);
     const exactTop = scorer.protocol.topKAtPromptPositions || scorer.protocol.variant === "topk-probe";
     if (exactTop) {
-      const unsorted = all.filter((p) => p.topKLogprobs.some((x, i) => i > 0 && x > (p.topKLogprobs[i - 1] as number) + 1e-9));
-      const short = all.filter((p) => p.topK.length < Math.min(k, tokenizer.size));
+      // TGI cannot probe the slot right after a BOS it adds itself (the prefix text would be empty).
+      const probed = all.filter((p) => !(scorer.protocol.kind === "tgi" && p.position === 1 && ids[0] === tokenizer.bosId));
+      const unsorted = probed.filter((p) => p.topKLogprobs.some((x, i) => i > 0 && x > (p.topKLogprobs[i - 1] as number) + 1e-9));
+      const short = probed.filter((p) => p.topK.length < Math.min(k, tokenizer.size));
       add("top-k is sorted and complete", unsorted.length === 0 && short.length === 0, unsorted.length + short.length === 0 ? `top-${k} at every position` : `unsorted at ${unsorted.map((p) => p.position).join(",") || "-"}; short at ${short.map((p) => p.position).join(",") || "-"}`);
-      const inconsistent = all.filter((p) => !actualConsistent(p, ids[p.position] as number, k));
+      const inconsistent = probed.filter((p) => !actualConsistent(p, ids[p.position] as number, k));
       add(
         "actual token in top-k or ranked below it",
         inconsistent.length === 0,
