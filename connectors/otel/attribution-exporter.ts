@@ -52,8 +52,7 @@ export class TraceIdHint implements IdGenerator {
 
 /** Epoch milliseconds (fractional) as an exact HrTime. */
 export function msToHrTime(ms: number): HrTime {
-  const whole = Math.floor(ms);
-  let seconds = Math.floor(whole / 1000);
+  let seconds = Math.floor(ms / 1000);
   let nanos = Math.round((ms - seconds * 1000) * 1e6);
   if (nanos >= 1e9) {
     seconds += 1;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { msToHrTime } from "../../../connectors/otel/attribution-exporter.js";
 import { parseOtelConfig, resolveOtelSettings } from "../../../connectors/otel/config.js";
 import { normalizeId, planParent } from "../../../connectors/otel/trace-context.js";
 import { emptyRecordContext } from "../../../schemas/attribution-result.js";
@@ -84,5 +85,16 @@ describe("where the attribution span goes", () => {
   it("link mode: a new trace linking to the logged span; trace id only is recorded as an attribute", () => {
     expect(planParent(ctx("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"), "link")).toMatchObject({ relation: "span", asChild: false });
     expect(planParent(ctx("4bf92f3577b34da6a3ce929d0e0e4736", null), "link")).toEqual({ relation: "trace", asChild: false, sourceTraceId: "4bf92f3577b34da6a3ce929d0e0e4736" });
+  });
+});
+
+describe("span timing", () => {
+  it("converts epoch milliseconds to an HrTime (sub-millisecond kept to float precision)", () => {
+    expect(msToHrTime(Date.parse("2026-01-01T00:00:00.000Z"))).toEqual([1_767_225_600, 0]);
+    const [sec, ns] = msToHrTime(1_767_225_600_123.456);
+    expect(sec).toBe(1_767_225_600);
+    expect(Math.abs(ns - 123_456_000)).toBeLessThan(1000);
+    const [, nanos] = msToHrTime(999.9999999999);
+    expect(nanos).toBeLessThan(1e9);
   });
 });
