@@ -10,7 +10,7 @@
  * that did land twice is collapsed by ReplacingMergeTree and read once through FINAL.
  */
 import { createHash } from "node:crypto";
-import { createClient } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { CLICKHOUSE_MIGRATIONS, migrationChecksum, migrationsTableDdl, q } from "../../schemas/clickhouse/migrations.js";
@@ -29,7 +29,7 @@ import { BatchWriter } from "../sink-common/batch-writer.js";
 import { parseSinkConfig } from "../sink-common/config.js";
 import { decodeRow } from "../sink-common/decode.js";
 import type { AttributionRow, RowOptions, SegmentRow, SpanRow, StoredRows } from "../sink-common/rows.js";
-import { toRows } from "../sink-common/rows.js";
+import { assemble, toRows } from "../sink-common/rows.js";
 import { bindClickHouseLiterals, clickHouseNativeSql, clickHouseQueryParams, clickHouseString } from "../sink-common/sql-params.js";
 import type { CoverageRow, TableNames, TableSpec } from "../sink-common/tables.js";
 import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../sink-common/tables.js";
@@ -124,6 +124,8 @@ export class ClickHouseSink implements AuditSink {
       request_timeout: this.config.request_timeout_ms,
       max_open_connections: 4,
       compression: { request: false, response: false },
+      // Failures reach the caller as SinkErrors; the client's own error log would repeat them.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     try {
       const rs = await client.query({ query: "SELECT version() AS version", format: "JSONEachRow" });
@@ -380,18 +382,4 @@ export class ClickHouseSink implements AuditSink {
     const [row] = await rs.json<{ n: number }>();
     return Number(row?.n ?? 0);
   }
-}
-
-/** Groups rows read back per attribution id, in the order of `ids` (ids not found are left out). */
-export function assemble(ids: readonly string[], attributions: AttributionRow[], spans: SpanRow[], segments: SegmentRow[]): StoredRows[] {
-  const byId = new Map<string, StoredRows>();
-  for (const a of attributions) byId.set(a.attribution_id, { attribution: a, spans: [], segments: [] });
-  for (const s of spans) byId.get(s.attribution_id)?.spans.push(s);
-  for (const g of segments) byId.get(g.attribution_id)?.segments.push(g);
-  const out: StoredRows[] = [];
-  for (const id of ids) {
-    const r = byId.get(id);
-    if (r !== undefined) out.push(r);
-  }
-  return out;
 }

@@ -357,3 +357,17 @@ export function toRows(result: AttributionResult, opts: RowOptions): StoredRows 
 
   return { attribution, spans, segments };
 }
+
+/** Groups rows read back per attribution id, in the order of `ids` (ids not found are left out). */
+export function assemble(ids: readonly string[], attributions: AttributionRow[], spans: SpanRow[], segments: SegmentRow[]): StoredRows[] {
+  const byId = new Map<string, StoredRows>();
+  for (const a of attributions) byId.set(a.attribution_id, { attribution: a, spans: [], segments: [] });
+  for (const s of spans) byId.get(s.attribution_id)?.spans.push(s);
+  for (const g of segments) byId.get(g.attribution_id)?.segments.push(g);
+  const out: StoredRows[] = [];
+  for (const id of ids) {
+    const r = byId.get(id);
+    if (r !== undefined) out.push(r);
+  }
+  return out;
+}

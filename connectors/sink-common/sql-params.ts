@@ -5,7 +5,7 @@
  * - ClickHouse 19.11+ binds them itself (`query_params`, sent as `param_<name>`).
  * - Older ClickHouse (Debian's 18.16) has no server-side parameters. `bindClickHouseLiterals`
  *   is the one place that turns a value into SQL text: it checks the value against the declared
- *   type and writes a typed literal (`toUInt32(5)`, an escaped string, `toDate('2024-05-01')`).
+ *   type and writes a literal (a checked integer, `toFloat64(0.5)`, an escaped string, `toDate('2024-05-01')`).
  *   test/unit/sinks/sql-params.test.ts attacks it with quotes, backslashes, comments and
  *   control characters.
  * - DuckDB: each placeholder becomes `CAST($name AS TYPE)` and is bound on a prepared statement.
@@ -147,9 +147,9 @@ export function clickHouseLiteral(type: ParamType, value: ParamValue): string {
     case "String":
       return clickHouseString(String(value));
     case "UInt32":
-      return `toUInt32(${String(value)})`;
     case "Int64":
-      return `toInt64(${String(value)})`;
+      // A plain integer (coerceParam checked it is a safe integer): LIMIT on 18.16 takes only literals.
+      return String(value);
     case "Float64":
       // Number#toString never yields SQL-significant characters for a finite number.
       return `toFloat64(${String(value)})`;
