@@ -459,8 +459,13 @@ describe("the standard OTEL_* environment variables", () => {
 });
 
 describe("with the collector down", () => {
-  async function variants(n: number): Promise<AttributionResult[]> {
-    const base = await built.engine.attribute(RECORDS[0]!.req);
+  let base: AttributionResult;
+  beforeAll(async () => {
+    base = await built.engine.attribute(RECORDS[0]!.req);
+  });
+
+  /** n copies of one real result, each with its own attribution id. */
+  function variants(n: number): AttributionResult[] {
     return Array.from({ length: n }, (_, i) => ({ ...base, attribution_id: `${base.attribution_id.slice(0, 24)}${String(i).padStart(8, "0")}` }));
   }
 
@@ -471,7 +476,7 @@ describe("with the collector down", () => {
       { enabled: true, endpoint: rx.url, schedule_delay_ms: 50, shutdown_timeout_ms: 1500, metric_export_interval_ms: 60_000, prometheus: { enabled: true, port: promPort } },
       { env: {} },
     );
-    const results = await variants(205);
+    const results = variants(205);
     for (const r of results.slice(0, 5)) otel.exporter.onAttributed(r);
     // Wait for the exporter to see the collector's answer, not just for the receiver to decode.
     await rx.waitFor(() => otel.stats().traces.exported === 5, 10_000, "the first 5 spans acknowledged");
@@ -510,7 +515,7 @@ describe("with the collector down", () => {
         { enabled: true, endpoint: rx.url, evaluation_events: true, schedule_delay_ms: 20, export_timeout_ms: 60_000, shutdown_timeout_ms: 1000, metric_export_interval_ms: 60_000 },
         { env: {} },
       );
-      const results = await variants(20);
+      const results = variants(20);
       let slowest = 0;
       for (const r of results.slice(0, 10)) otel.exporter.onAttributed(r);
       await new Promise((r) => setTimeout(r, 200)); // let a batch go out and hang
@@ -544,7 +549,7 @@ describe("with the collector down", () => {
         { enabled: true, endpoint: rx.url, schedule_delay_ms: 20, export_timeout_ms: 1200, shutdown_timeout_ms: 3000, metric_export_interval_ms: 60_000 },
         { env: {} },
       );
-      for (const r of await variants(5)) otel.exporter.onAttributed(r);
+      for (const r of variants(5)) otel.exporter.onAttributed(r);
       const until = Date.now() + 10_000;
       while (otel.stats().traces.dropped < 5 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
       expect(otel.stats().traces).toMatchObject({ exported: 0, dropped: 5, droppedByReason: { export_failed: 5 } });
@@ -563,7 +568,7 @@ describe("with the collector down", () => {
       { enabled: true, endpoint: `http://127.0.0.1:${port}`, schedule_delay_ms: 20, shutdown_timeout_ms: 1000, metric_export_interval_ms: 60_000 },
       { env: {}, log: { warn: (obj, msg) => warnings.push({ obj, msg }) } },
     );
-    const results = await variants(30);
+    const results = variants(30);
     for (const r of results.slice(0, 10)) otel.exporter.onAttributed(r);
     await new Promise((r) => setTimeout(r, 300));
     for (const r of results.slice(10)) otel.exporter.onAttributed(r);
