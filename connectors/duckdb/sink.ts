@@ -101,7 +101,8 @@ export class DuckDbSink implements AuditSink {
       this.writeConn = await this.instance.connect();
       this.readConn = await this.instance.connect();
       const v = await this.readConn.runAndReadAll("SELECT version() AS v");
-      this.version = String(v.getRowObjectsJson()[0]?.v ?? "");
+      const version = v.getRowObjectsJson()[0]?.v;
+      this.version = typeof version === "string" ? version : "unknown";
     } catch (err) {
       this.closeHandles();
       throw this.fail(`opening DuckDB file ${this.config.path}`, err);
