@@ -6,7 +6,9 @@ import { Command } from "commander";
 import { ReagentError, errorMessage } from "../errors.js";
 import { ENGINE_VERSION } from "../version.js";
 import { registerAttribute } from "./commands/attribute.js";
+import { registerConfig } from "./commands/config.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerRun } from "./commands/run.js";
 import { registerServeModel } from "./commands/serve-model.js";
 
 export function buildProgram(): Command {
@@ -15,7 +17,9 @@ export function buildProgram(): Command {
     .version(ENGINE_VERSION)
     .showHelpAfterError();
   registerAttribute(program);
+  registerConfig(program);
   registerDemo(program);
+  registerRun(program);
   registerServeModel(program);
   return program;
 }

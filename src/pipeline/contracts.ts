@@ -80,3 +80,84 @@ export const noopMetrics: PipelineMetrics = {
   commitLag: () => undefined,
   sinkBatch: () => undefined,
 };
+
+// ---------------------------------------------------------------------------------------------
+// Sources and dead letters (added with the streaming pipeline, docs/pipeline.md).
+
+/** One message from a source, with its position in an ordered partition. */
+export interface SourceMessage {
+  /** The ordered stream it belongs to: `topic/3` for Kafka, the path for a file, `stdin`. */
+  readonly partition: string;
+  /** Position within the partition; commits name the next offset to read (`offset + 1`). */
+  readonly offset: bigint;
+  readonly key: Buffer | null;
+  /** The original bytes, dead-lettered as they came. */
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  /** ISO-8601 time the source gives the message (Kafka's timestamp), if any. */
+  readonly timestamp: string | null;
+}
+
+/** What a source hands its messages to (the pipeline). */
+export interface SourceHandler {
+  /**
+   * The next message of a partition, in offset order. `false` means "no capacity now": the
+   * source pauses that partition and offers this same message again after `resume()`.
+   * Messages already seen (redelivery after a rebalance) are accepted and ignored.
+   */
+  offer(msg: SourceMessage): boolean;
+  /** Offsets up to and including `offset` were skipped by the source (transaction markers, compaction gaps). */
+  skipped(partition: string, offset: bigint): void;
+  /** This worker now owns these partitions (a new generation for those it did not own). */
+  assigned(partitions: readonly string[]): void;
+  /** This worker lost these partitions: stop their work, never commit them again. */
+  revoked(partitions: readonly string[]): void;
+  /** A finite source offered its last message. */
+  ended(): void;
+  /** The source failed for good (after its own retries); the pipeline stops. */
+  failed(err: unknown): void;
+}
+
+/**
+ * A source of logged records with commit semantics. The pipeline decides what to commit
+ * (src/pipeline/offsets.ts); the source only stores it (Kafka: `commitOffsets`; files: a
+ * checkpoint file).
+ */
+export interface Source {
+  readonly name: string;
+  /** Connect and begin offering messages. */
+  start(handler: SourceHandler): Promise<void>;
+  /** Store next-offset-to-read per partition; partitions this worker no longer owns are ignored. */
+  commit(offsets: ReadonlyMap<string, bigint>): Promise<void>;
+  pause(partitions: readonly string[]): void;
+  resume(partitions: readonly string[]): void;
+  /** Stop fetching and disconnect (after the pipeline's final commit). */
+  stop(): Promise<void>;
+}
+
+export const deadLetterStages = ["parse", "validate", "attribute", "sink"] as const;
+export type DeadLetterStage = (typeof deadLetterStages)[number];
+
+/** A record the pipeline gave up on, with its original bytes and why. */
+export interface DeadLetter {
+  readonly message: SourceMessage;
+  readonly stage: DeadLetterStage;
+  /** Human-readable reason ("what: why"). */
+  readonly reason: string;
+  /** Stable error code (src/errors.ts ErrorCode). */
+  readonly code: string;
+  readonly attempts: number;
+  readonly time: Date;
+  readonly recordId: string | null;
+  /** Validation issues with their paths, when the stage is parse or validate. */
+  readonly issues: readonly { readonly path: string; readonly message: string }[];
+}
+
+/** Where dead letters go (a Kafka topic, a JSONL file). */
+export interface DeadLetterSink {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Resolves once the dead letter is durable: the record's offset is committed only then. */
+  write(letter: DeadLetter): Promise<void>;
+  close(): Promise<void>;
+}

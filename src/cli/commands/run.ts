@@ -1,0 +1,214 @@
+/**
+ * `reagent-stream run --config <file.yaml>`: one stateless worker. It builds the components the
+ * config names (source, mapper, sampler, scorer + engine, sinks, dead letters, OpenTelemetry),
+ * runs the pipeline until the input ends (file, stdin) or a signal arrives (SIGTERM/SIGINT:
+ * drain for pipeline.drain_timeout_ms, commit, exit; a second signal abandons work in flight),
+ * and prints a summary on stderr. Scale out by starting more workers with the same Kafka group.
+ *
+ * @see docs/pipeline.md
+ */
+import { resolve } from "node:path";
+import type { Readable } from "node:stream";
+import type { Command } from "commander";
+import { destination, pino, type Logger } from "pino";
+import type { AttributionResult } from "../../../schemas/attribution-result.js";
+import { createFileSource } from "../../../connectors/file/source.js";
+import { JsonlSink } from "../../../connectors/file/jsonl-sink.js";
+import type { ProgressStream } from "../../../connectors/file/progress.js";
+import { JsonlDeadLetters } from "../../../connectors/dead-letter/jsonl.js";
+import { KafkaDeadLetters } from "../../../connectors/kafka/dead-letter.js";
+import { KafkaSource } from "../../../connectors/kafka/source.js";
+import type { KafkaConnection } from "../../../connectors/kafka/config.js";
+import { createOtelExporter, type OtelExport } from "../../../connectors/otel/index.js";
+import { createStdinSource } from "../../../connectors/stdin/source.js";
+import { loadAttributionModel, type LoadedModel } from "../../models/endpoint.js";
+import { EngineAttributor, type RecordAttributor } from "../../pipeline/attributor.js";
+import type { DeadLetterSink, PipelineMetrics, Sink, Source } from "../../pipeline/contracts.js";
+import { noopMetrics } from "../../pipeline/contracts.js";
+import type { Env } from "../../pipeline/config-loader.js";
+import { RecordMapper } from "../../pipeline/mapping/mapper.js";
+import { RecordSampler } from "../../pipeline/sampling/sampler.js";
+import { Pipeline, type PipelineStats, type RunSummary } from "../../pipeline/worker.js";
+import { BUNDLED_MLM_DIR, buildEngine, type BuiltEngine } from "../engine-factory.js";
+import { loadWorkerConfig, type WorkerConfig } from "./config.js";
+
+export interface BuildWorkerOptions {
+  readonly logger?: Logger;
+  readonly env?: Env;
+  /** stdin source input (default process.stdin). */
+  readonly stdin?: Readable;
+  readonly progressStream?: ProgressStream;
+  readonly onResult?: (r: AttributionResult) => void;
+}
+
+export interface Worker {
+  readonly config: WorkerConfig;
+  readonly pipeline: Pipeline;
+  readonly logger: Logger;
+  /** Run to the end, then release the model and OpenTelemetry. */
+  run(): Promise<RunSummary>;
+}
+
+export function createLogger(level: WorkerConfig["logging"]["level"]): Logger {
+  return pino({ level, base: { pid: process.pid } }, destination({ dest: 2, sync: true }));
+}
+
+function buildSource(cfg: WorkerConfig, logger: Logger, opts: BuildWorkerOptions): Source {
+  const s = cfg.source;
+  if (s.type === "kafka") return new KafkaSource(s, { logger });
+  if (s.type === "file") return createFileSource(s, opts.progressStream ? { progressStream: opts.progressStream } : {});
+  return createStdinSource(s, { ...(opts.stdin ? { input: opts.stdin } : {}), ...(opts.progressStream ? { progressStream: opts.progressStream } : {}) });
+}
+
+function buildDeadLetters(cfg: WorkerConfig, logger: Logger): DeadLetterSink {
+  const d = cfg.dead_letter ?? { type: "jsonl" as const, path: "dead-letters.jsonl", fsync: true };
+  if (d.type === "jsonl") return new JsonlDeadLetters(d);
+  const src = cfg.source.type === "kafka" ? cfg.source : undefined;
+  const conn: KafkaConnection = {
+    brokers: d.brokers ?? src?.brokers ?? [],
+    client_id: d.client_id ?? src?.client_id ?? "reagent-stream",
+    ssl: d.ssl ?? src?.ssl,
+    sasl: d.sasl ?? src?.sasl,
+    connection_timeout_ms: src?.connection_timeout_ms ?? 10_000,
+    request_timeout_ms: src?.request_timeout_ms ?? 30_000,
+    log_level: src?.log_level ?? "error",
+  };
+  return new KafkaDeadLetters(d, conn, { logger });
+}
+
+function buildSinks(cfg: WorkerConfig, metrics: PipelineMetrics): Sink[] {
+  return cfg.sinks.map((s) => new JsonlSink(s, metrics));
+}
+
+/** Builds a worker from a validated config (loads the model, connects nothing yet but the scorer's self-test). */
+export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = {}): Promise<Worker> {
+  const logger = opts.logger ?? createLogger(cfg.logging.level);
+  let otel: OtelExport | undefined;
+  if (cfg.otel !== undefined) otel = await createOtelExporter(cfg.otel, { log: logger, ...(opts.env ? { env: opts.env } : {}) });
+  const metrics = otel?.metrics ?? noopMetrics;
+
+  let model: LoadedModel | undefined;
+  let built: BuiltEngine | undefined;
+  let attributor: RecordAttributor | null = null;
+  if (cfg.pipeline.attribution === "on" && cfg.scorer !== undefined) {
+    const modelName = cfg.scorer.model ?? cfg.scorer.path ?? cfg.scorer.kind;
+    model = await loadAttributionModel(cfg.scorer, {
+      log: (text) => logger.info({ self_test: text }, "scorer self-test"),
+      onEvent: (e) => {
+        if (e.type === "request") metrics.endpointRequest(modelName, e.latencyMs, e.ok ? "ok" : (e.errorKind ?? "error"));
+      },
+      ...(opts.env ? { env: opts.env } : {}),
+    });
+    const e = cfg.engine;
+    const { segments, max_spans, mlm_model, use_logged_token_ids, cache_dir, ...engineCfg } = e;
+    built = await buildEngine({
+      model,
+      engine: engineCfg,
+      mlmModel: mlm_model ?? BUNDLED_MLM_DIR,
+      segments,
+      maxSpans: max_spans,
+      ...(cache_dir === undefined ? {} : { cacheDir: resolve(cache_dir) }),
+    });
+    attributor = new EngineAttributor(built.engine, { useLoggedTokenIds: use_logged_token_ids });
+  }
+
+  const pipeline = new Pipeline({
+    source: buildSource(cfg, logger, opts),
+    mapper: new RecordMapper(cfg.mapping),
+    sampler: new RecordSampler(cfg.sampling),
+    attributor,
+    sinks: buildSinks(cfg, metrics),
+    exporters: otel ? [otel.exporter] : [],
+    deadLetters: buildDeadLetters(cfg, logger),
+    metrics,
+    logger,
+    config: cfg.pipeline,
+    ...(opts.onResult ? { onResult: opts.onResult } : {}),
+  });
+
+  return {
+    config: cfg,
+    pipeline,
+    logger,
+    run: async () => {
+      let statsTimer: NodeJS.Timeout | undefined;
+      if (cfg.logging.stats_interval_ms > 0) {
+        statsTimer = setInterval(() => logger.info({ stats: compactStats(pipeline.stats()) }, "stats"), cfg.logging.stats_interval_ms);
+        statsTimer.unref();
+      }
+      try {
+        return await pipeline.run();
+      } finally {
+        if (statsTimer) clearInterval(statsTimer);
+        await built?.close();
+        await model?.close();
+        await otel?.shutdown();
+      }
+    },
+  };
+}
+
+/** The counters worth a log line. */
+export function compactStats(s: PipelineStats): Record<string, unknown> {
+  return {
+    consumed: s.consumed,
+    parsed: s.parsed,
+    sampled: s.decisions.sampled,
+    skipped: s.decisions.skipped,
+    decisions: s.decisions.byReason,
+    attributed: s.attributed,
+    failed: s.failed,
+    dead_lettered: s.deadLettered,
+    duplicates_ignored: s.duplicatesIgnored,
+    in_flight: s.partitions.reduce((n, p) => n + p.inFlight, 0),
+    queued: s.queued,
+    commits: s.commits,
+  };
+}
+
+export function formatSummary(s: RunSummary): string {
+  const st = s.stats;
+  const dl = Object.values(st.deadLettered).reduce((a, b) => a + b, 0);
+  const secs = s.durationMs / 1000;
+  const lines = [
+    `reagent-stream: ${s.reason === "end_of_input" ? "input done" : s.reason === "stopped" ? "stopped" : "source failed"} after ${secs.toFixed(1)} s`,
+    `  records ${st.consumed} (${secs > 0 ? Math.round(st.consumed / secs) : st.consumed}/s), parsed ${st.parsed}, dead-lettered ${dl}${dl > 0 ? ` ${JSON.stringify(st.deadLettered)}` : ""}`,
+    `  sampled ${st.decisions.sampled}, skipped ${st.decisions.skipped} ${JSON.stringify(st.decisions.byReason)}`,
+    `  attributed ${st.attributed}${st.attributed > 0 ? ` (mean ${(st.attributionMs.total / st.attributed / 1000).toFixed(2)} s, max ${(st.attributionMs.max / 1000).toFixed(2)} s)` : ""}, failed attempts ${Object.values(st.failed).reduce((a, b) => a + b, 0)}`,
+  ];
+  if (s.abandoned > 0) lines.push(`  ${s.abandoned} records unfinished at the drain deadline: left uncommitted, they will be redelivered`);
+  return lines.join("\n");
+}
+
+/** Runs a worker with SIGTERM/SIGINT handling; resolves with the summary. */
+export async function runWorker(worker: Worker): Promise<RunSummary> {
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    worker.logger.info({ signal: sig, drain_timeout_ms: worker.config.pipeline.drain_timeout_ms }, signals === 1 ? "stopping: draining work in flight" : "second signal: abandoning work in flight");
+    worker.pipeline.stop();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    return await worker.run();
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description("Run a worker: source -> map -> sample -> attribute -> sinks, until the input ends or SIGTERM/SIGINT")
+    .requiredOption("-c, --config <file>", "worker config (YAML); check it with `reagent-stream config check <file>`")
+    .option("--summary <format>", "summary on stderr at the end: text, json or none", "text")
+    .action(async (flags: { config: string; summary: string }) => {
+      const cfg = loadWorkerConfig(flags.config);
+      const worker = await buildWorker(cfg);
+      const summary = await runWorker(worker);
+      if (flags.summary === "json") process.stderr.write(`${JSON.stringify({ ...summary, stats: compactStats(summary.stats) })}\n`);
+      else if (flags.summary !== "none") process.stderr.write(`${formatSummary(summary)}\n`);
+    });
+}
