@@ -16,6 +16,7 @@ import { jsonlSinkConfigSchema } from "../../../connectors/file/jsonl-sink.js";
 import { jsonlDeadLetterConfigSchema } from "../../../connectors/dead-letter/jsonl.js";
 import { kafkaDeadLetterConfigSchema, kafkaSourceConfigSchema } from "../../../connectors/kafka/config.js";
 import { otelConfigSchema } from "../../../connectors/otel/config.js";
+import { clickhouseSinkConfigSchema, duckdbSinkConfigSchema } from "../../../connectors/sink-common/factory.js";
 import { stdinSourceConfigSchema } from "../../../connectors/stdin/source.js";
 import { ConfigError } from "../../errors.js";
 import { scorerConfigSchema } from "../../models/endpoint.js";
@@ -26,7 +27,7 @@ import { samplingConfigSchema } from "../../pipeline/sampling/config.js";
 import { segmentRuleSchema } from "../../text/segments.js";
 
 export const sourceConfigSchema = z.discriminatedUnion("type", [kafkaSourceConfigSchema, fileSourceConfigSchema, stdinSourceConfigSchema]);
-export const sinkConfigSchema = z.discriminatedUnion("type", [jsonlSinkConfigSchema]);
+export const sinkConfigSchema = z.discriminatedUnion("type", [clickhouseSinkConfigSchema, duckdbSinkConfigSchema, jsonlSinkConfigSchema]);
 export const deadLetterConfigSchema = z.discriminatedUnion("type", [kafkaDeadLetterConfigSchema, jsonlDeadLetterConfigSchema]);
 
 export const engineSectionSchema = engineConfigSchema
@@ -115,6 +116,8 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   { id: "scorer", key: "scorer", title: "scorer", schema: scorerConfigSchema, declaredIn: "src/models/endpoint.ts" },
   { id: "engine", key: "engine", title: "engine", schema: engineSectionSchema, declaredIn: "src/attribution/config.ts, src/cli/commands/config.ts" },
   { id: "pipeline", key: "pipeline", title: "pipeline", schema: pipelineConfigSchema, declaredIn: "src/pipeline/config.ts" },
+  { id: "sink-clickhouse", key: "sinks[]", type: "clickhouse", title: "sinks: clickhouse", schema: clickhouseSinkConfigSchema, declaredIn: "connectors/clickhouse/config.ts" },
+  { id: "sink-duckdb", key: "sinks[]", type: "duckdb", title: "sinks: duckdb", schema: duckdbSinkConfigSchema, declaredIn: "connectors/duckdb/config.ts" },
   { id: "sink-jsonl", key: "sinks[]", type: "jsonl", title: "sinks: jsonl", schema: jsonlSinkConfigSchema, declaredIn: "connectors/file/jsonl-sink.ts" },
   { id: "dead-letter-kafka", key: "dead_letter", type: "kafka", title: "dead_letter: kafka", schema: kafkaDeadLetterConfigSchema, declaredIn: "connectors/kafka/config.ts" },
   { id: "dead-letter-jsonl", key: "dead_letter", type: "jsonl", title: "dead_letter: jsonl", schema: jsonlDeadLetterConfigSchema, declaredIn: "connectors/dead-letter/jsonl.ts" },
@@ -141,7 +144,7 @@ export function describeConfig(c: WorkerConfig): string {
         ? `file ${typeof c.source.path === "string" ? c.source.path : c.source.path.join(", ")}`
         : "stdin";
   const scorer = c.scorer === undefined ? "none" : c.scorer.kind === "local" ? `local ${c.scorer.path ?? ""}` : `${c.scorer.kind} ${c.scorer.url ?? ""}`;
-  const sinks = c.sinks.length === 0 ? "none" : c.sinks.map((s) => `${s.type} ${s.path}`).join(", ");
+  const sinks = c.sinks.length === 0 ? "none" : c.sinks.map((s) => `${s.type} ${s.type === "clickhouse" ? `${s.url} ${s.database}` : s.path}`).join(", ");
   const dl = c.dead_letter === undefined ? "jsonl dead-letters.jsonl" : c.dead_letter.type === "kafka" ? `kafka ${c.dead_letter.topic}` : `jsonl ${c.dead_letter.path}`;
   return [
     `source:      ${src}`,

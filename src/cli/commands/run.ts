@@ -20,7 +20,9 @@ import { KafkaDeadLetters } from "../../../connectors/kafka/dead-letter.js";
 import { KafkaSource } from "../../../connectors/kafka/source.js";
 import type { KafkaConnection } from "../../../connectors/kafka/config.js";
 import { createOtelExporter, type OtelExport } from "../../../connectors/otel/index.js";
+import { createSink } from "../../../connectors/sink-common/factory.js";
 import { createStdinSource } from "../../../connectors/stdin/source.js";
+import { errorMessage } from "../../errors.js";
 import { loadAttributionModel, type LoadedModel } from "../../models/endpoint.js";
 import { EngineAttributor, type RecordAttributor } from "../../pipeline/attributor.js";
 import type { DeadLetterSink, PipelineMetrics, Sink, Source } from "../../pipeline/contracts.js";
@@ -76,8 +78,15 @@ function buildDeadLetters(cfg: WorkerConfig, logger: Logger): DeadLetterSink {
   return new KafkaDeadLetters(d, conn, { logger });
 }
 
-function buildSinks(cfg: WorkerConfig, metrics: PipelineMetrics): Sink[] {
-  return cfg.sinks.map((s) => new JsonlSink(s, metrics));
+function buildSinks(cfg: WorkerConfig, metrics: PipelineMetrics, logger: Logger): Sink[] {
+  return cfg.sinks.map((s) =>
+    s.type === "jsonl"
+      ? new JsonlSink(s, metrics)
+      : createSink(s, {
+          metrics,
+          onRetry: ({ attempt, waitMs, error }) => logger.warn({ sink: s.type, attempt, wait_ms: waitMs, err: errorMessage(error) }, "sink batch failed; retrying"),
+        }),
+  );
 }
 
 /** Builds a worker from a validated config (loads the model, connects nothing yet but the scorer's self-test). */
@@ -117,7 +126,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
     mapper: new RecordMapper(cfg.mapping),
     sampler: new RecordSampler(cfg.sampling),
     attributor,
-    sinks: buildSinks(cfg, metrics),
+    sinks: buildSinks(cfg, metrics, logger),
     exporters: otel ? [otel.exporter] : [],
     deadLetters: buildDeadLetters(cfg, logger),
     metrics,
