@@ -24,6 +24,7 @@ export const clickhouseSinkConfigSchema = z
       .number()
       .int()
       .min(1)
+      .max(3650, "at most 3650: event_time + ttl_days must stay within DateTime's range (2106)")
       .nullable()
       .default(null)
       .describe("Drop rows whose event_time is older than this (servers with TTL, 20.3+; set before the first migration)"),

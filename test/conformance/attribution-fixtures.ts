@@ -333,7 +333,8 @@ export function makeResults(n: number, seed = 1): AttributionResult[] {
         peaks: { system: Math.floor(r() * 6), user: Math.floor(r() * 8), retrieved_context: Math.floor(r() * 6), tool: Math.floor(r() * 4) },
         converged: r() < 0.85,
         faithfulness: r() < 0.4 ? { comprehensiveness: Math.round(r() * 1000) / 1000, sufficiency: Math.round(r() * 1000) / 1000 } : null,
-        duration_ms: Math.round(r() * 50_000) / 10,
+        // Full-precision durations, like measured ones: decimal ties would make round() differ between engines.
+        duration_ms: r() * 5000,
         max_targets: 2 + Math.floor(r() * 10),
         warnings: r() < 0.05 ? ["completion truncated to max_targets"] : [],
       }),
