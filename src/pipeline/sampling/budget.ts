@@ -117,7 +117,7 @@ export class AttributionQueue<T> {
     const evicted: QueuedJob<T>[] = [];
     if (this.budget !== undefined) {
       while (this.size > this.budget.max_queue) {
-        const low = this.priorities[this.priorities.length - 1];
+        const low = [...this.priorities].reverse().find((x) => (this.byPriority.get(x)?.length ?? 0) > 0);
         const b = low === undefined ? undefined : this.byPriority.get(low);
         const out = b?.shift();
         if (!out) break;

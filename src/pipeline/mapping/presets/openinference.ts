@@ -15,8 +15,8 @@ import { readSpan, spanAttributes, spanRecordId } from "./span.js";
 import type { MappingPreset, RecordDraft } from "./types.js";
 
 /** One flattened message (keys relative to `…messages.N.`) as canonical. */
-function flatMessage(e: Record<string, unknown>, path: string, issues: MappingIssues): LoggedChatMessage | undefined {
-  const role = normaliseRole(e["message.role"], `${path}.message.role`, issues);
+function flatMessage(e: Record<string, unknown>, path: string, issues: MappingIssues, defaultRole?: string): LoggedChatMessage | undefined {
+  const role = normaliseRole(e["message.role"] ?? defaultRole, `${path}.message.role`, issues);
   let content = contentText(e["message.content"]);
   if (content === undefined) {
     const parts = indexedEntries(e, "message.contents");
@@ -33,7 +33,7 @@ function flatMessage(e: Record<string, unknown>, path: string, issues: MappingIs
 }
 
 /** Messages as a flattened list, or as one JSON/structured attribute (`llm.input_messages: [{message:{…}}]`). */
-function messagesAt(attrs: Record<string, unknown>, key: string, base: string, issues: MappingIssues): LoggedChatMessage[] | undefined {
+function messagesAt(attrs: Record<string, unknown>, key: string, base: string, issues: MappingIssues, defaultRole?: string): LoggedChatMessage[] | undefined {
   const whole = maybeJson(attrs[key]);
   if (Array.isArray(whole)) {
     const out: LoggedChatMessage[] = [];
@@ -42,7 +42,7 @@ function messagesAt(attrs: Record<string, unknown>, key: string, base: string, i
       if (!isRecord(inner)) return;
       const flat: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(inner)) flat[`message.${k}`] = v;
-      const msg = flatMessage(flat, `${base}.${key}.${i}`, issues);
+      const msg = flatMessage(flat, `${base}.${key}.${i}`, issues, defaultRole);
       if (msg) out.push(msg);
     });
     return out;
@@ -51,7 +51,7 @@ function messagesAt(attrs: Record<string, unknown>, key: string, base: string, i
   if (indexed.size === 0) return undefined;
   const out: LoggedChatMessage[] = [];
   for (const [i, e] of indexed) {
-    const msg = flatMessage(e, `${base}.${key}.${i}`, issues);
+    const msg = flatMessage(e, `${base}.${key}.${i}`, issues, defaultRole);
     if (msg) out.push(msg);
   }
   return out;
@@ -82,7 +82,7 @@ export const openinferencePreset: MappingPreset = {
     if (prompt === undefined && typeof a["input.value"] === "string") prompt = a["input.value"];
     if (prompt === undefined) issues.add(`${base}.llm.input_messages`, "missing: the span has no llm.input_messages, llm.prompts or input.value");
 
-    const out = messagesAt(a, "llm.output_messages", base, issues);
+    const out = messagesAt(a, "llm.output_messages", base, issues, "assistant");
     let text: string | undefined = out?.find((m) => m.role === "assistant")?.content ?? out?.[0]?.content;
     if (text === undefined) text = firstIndexed(a, "llm.choices", "completion.text");
     if (text === undefined && typeof a["output.value"] === "string") text = a["output.value"];
