@@ -356,7 +356,7 @@ function checkDetectedKind(declared: ServerKind, detected: DetectedKind, what: s
   const speaks: Record<Exclude<DetectedKind, "unknown" | "ollama" | "llamacpp" | "lmstudio">, readonly ServerKind[]> = {
     vllm: ["vllm", "vllm-echo", "openai"],
     "vllm-echo": ["vllm", "vllm-echo", "openai"],
-    "serve-model": ["vllm", "vllm-echo", "openai"],
+    "serve-model": ["vllm", "vllm-echo", "openai", "sglang"],
     sglang: ["sglang", "openai"],
     tgi: ["tgi"],
     openai: ["openai"],

@@ -10,26 +10,24 @@ import { HfTextTokenizer } from "../../src/text/tokenizer.js";
 import { runScorerConformance } from "../conformance/scorer.js";
 import { MODEL_DIR, endpointConfig, inputsFor, startServeModel, type RunningServeModel } from "./fixtures/endpoints.js";
 import type { RunningServer } from "./fixtures/http.js";
-import { startOpenAiServer, startSglangServer, startTgiServer } from "./fixtures/protocol-servers.js";
+import { startOpenAiServer, startTgiServer } from "./fixtures/protocol-servers.js";
 
 const tok = HfTextTokenizer.fromDir(MODEL_DIR);
 const inputs = inputsFor(tok);
 const API_KEY = "sk-test-conformance-0123456789";
 
 let vllm: RunningServeModel;
-let sglang: RunningServer;
 let tgi: RunningServer;
 let openai: RunningServer;
 
 beforeAll(async () => {
   vllm = await startServeModel();
-  sglang = await startSglangServer(vllm.model);
   tgi = await startTgiServer(vllm.model, { addsBos: true });
   openai = await startOpenAiServer(vllm.model, { apiKey: API_KEY });
 });
 
 afterAll(async () => {
-  await Promise.all([sglang?.close(), tgi?.close(), openai?.close()]);
+  await Promise.all([tgi?.close(), openai?.close()]);
   await vllm?.close();
 });
 
@@ -43,7 +41,7 @@ runScorerConformance({ name: "vllm prompt_logprobs (serve-model)", inputs, newSc
 
 runScorerConformance({ name: "vllm echo + logprobs (serve-model)", inputs, newScorer: () => scorerFor(endpointConfig("vllm-echo", vllm.url)) });
 
-runScorerConformance({ name: "sglang /generate (fixture)", inputs, newScorer: () => scorerFor(endpointConfig("sglang", sglang.url)) });
+runScorerConformance({ name: "sglang /generate (serve-model)", inputs, newScorer: () => scorerFor(endpointConfig("sglang", vllm.url)) });
 
 runScorerConformance({
   name: "openai legacy completions echo + logprobs (fixture)",

@@ -11,6 +11,10 @@
  *   `return_tokens_as_token_ids`), `return_token_ids`, `max_tokens` 0 (with echo) for pure
  *   scoring or >= 1 for greedy generation. Errors use vLLM's `{"error": {message, type, param, code}}`.
  *
+ * - `POST /generate`: SGLang's native scoring request (`input_ids`, `return_logprob`,
+ *   `logprob_start_len`, `top_logprobs_num`, `sampling_params.max_new_tokens: 0`), so
+ *   `sglang+http://…` works against serve-model too, and only the positions asked for are computed.
+ *
  * Greedy decoding only (`temperature` must be 0 or absent); no streaming. Passes run one at a
  * time; shutdown finishes in-flight requests first.
  */
@@ -54,6 +58,24 @@ export const completionRequestSchema = z
   })
   .loose();
 type CompletionRequest = z.infer<typeof completionRequestSchema>;
+
+const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t)]);
+/** SGLang's native `/generate` (the fields serve-model reads). */
+export const sglangGenerateRequestSchema = z
+  .object({
+    input_ids: z.union([idList, z.array(idList).min(1)]).optional(),
+    text: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    sampling_params: z
+      .object({ max_new_tokens: z.number().int().min(0).nullish(), temperature: z.number().min(0).nullish(), stop_token_ids: z.array(z.number().int()).nullish(), ignore_eos: z.boolean().nullish() })
+      .loose()
+      .nullish(),
+    return_logprob: oneOrMany(z.boolean()).nullish(),
+    logprob_start_len: oneOrMany(z.number().int().min(-1)).nullish(),
+    top_logprobs_num: oneOrMany(z.number().int().min(0)).nullish(),
+    return_text_in_logprobs: z.boolean().nullish(),
+    stream: z.boolean().nullish(),
+  })
+  .loose();
 
 const tokenizeRequestSchema = z
   .object({ model: z.string().nullish(), prompt: z.string(), add_special_tokens: z.boolean().nullish(), return_token_strs: z.boolean().nullish() })
@@ -156,13 +178,16 @@ export class ModelServer {
           ],
         });
       case "POST /tokenize":
+      case "POST /v1/tokenize":
         return this.json(res, 200, this.tokenize(await this.body(req)));
+      case "POST /generate":
+        return this.json(res, 200, await this.sglangGenerate(await this.body(req)));
       case "POST /detokenize":
         return this.json(res, 200, this.detokenize(await this.body(req)));
       case "POST /v1/completions":
         return this.json(res, 200, await this.completions(await this.body(req)));
       default:
-        if (["/health", "/version", "/v1/models", "/tokenize", "/detokenize", "/v1/completions"].includes(url.pathname)) {
+        if (["/health", "/version", "/v1/models", "/tokenize", "/v1/tokenize", "/detokenize", "/v1/completions", "/generate"].includes(url.pathname)) {
           return this.json(res, 405, { detail: "Method Not Allowed" });
         }
         return this.json(res, 404, { detail: "Not Found" });
@@ -357,6 +382,82 @@ export class ModelServer {
       choices,
       usage: { prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens, completion_tokens: completionTokens, prompt_tokens_details: null },
     };
+  }
+
+  /**
+   * SGLang's native `/generate`: `input_ids` (or `text`), one or a list; logprobs as
+   * `(logprob, token_id, text)` tuples from `logprob_start_len` on, `top_logprobs_num`
+   * alternatives. Only positions from `logprob_start_len` are computed, so scoring a few
+   * positions of a long sequence is cheap (SGLang's own reason for the parameter).
+   */
+  private async sglangGenerate(body: unknown): Promise<unknown> {
+    const req = this.parse(sglangGenerateRequestSchema, body);
+    if (req.stream) throw new HttpProblem(400, "serve-model does not stream; send stream: false", "BadRequestError", "stream");
+    if ((req.sampling_params?.temperature ?? 0) > 0) throw new HttpProblem(400, "serve-model decodes greedily; send temperature: 0", "BadRequestError", "sampling_params.temperature");
+    let single: boolean;
+    let prompts: number[][];
+    if (req.input_ids !== undefined) {
+      single = typeof req.input_ids[0] === "number";
+      prompts = single ? [[...(req.input_ids as number[])]] : (req.input_ids as number[][]).map((x) => [...x]);
+    } else if (req.text !== undefined) {
+      single = typeof req.text === "string";
+      prompts = (typeof req.text === "string" ? [req.text] : req.text).map((t) => this.model.encode(t, true));
+    } else {
+      throw new HttpProblem(400, "Either text or input_ids should be provided.");
+    }
+    if (prompts.length > this.maxPrompts) throw new HttpProblem(400, `batch of ${prompts.length} exceeds the maximum allowed count ${this.maxPrompts}`);
+    const maxNew = req.sampling_params?.max_new_tokens ?? 128;
+    const at = <T>(v: T | T[] | null | undefined, i: number, def: T): T => (v === null || v === undefined ? def : Array.isArray(v) ? (v[i] ?? def) : v);
+    for (const ids of prompts) {
+      this.checkIds(ids);
+      if (ids.length + maxNew > this.model.maxModelLen) throw new HttpProblem(400, `The input (${ids.length} tokens) is longer than the model's context length (${this.model.maxModelLen} tokens).`);
+    }
+    const items = prompts.map((ids, i) => {
+      const logprob = at(req.return_logprob, i, false);
+      const start = at(req.logprob_start_len, i, -1);
+      const k = at(req.top_logprobs_num, i, 0);
+      if (k > this.maxLogprobs) throw new HttpProblem(400, `top_logprobs_num ${k} is greater than max allowed: ${this.maxLogprobs}`);
+      return { ids, logprob, start: logprob ? (start < 0 ? ids.length : Math.min(start, ids.length)) : ids.length, k };
+    });
+    const k = Math.max(1, ...items.map((x) => x.k));
+    const scored = await this.model.scoreRows(
+      items.map((x) => ({ ids: x.ids, from: x.start, next: maxNew > 0 })),
+      k,
+    );
+    const stopIds = new Set(req.sampling_params?.stop_token_ids ?? []);
+    const gen =
+      maxNew > 0
+        ? await this.model.generate(prompts, scored.map((s) => s.next), maxNew, k, { ignoreEos: req.sampling_params?.ignore_eos ?? false, stopIds })
+        : prompts.map(() => ({ ids: [] as number[], scores: [] as PositionScore[], stopped: false }));
+    const withText = req.return_text_in_logprobs ?? false;
+    const text = (id: number): string | null => (withText ? this.model.tokenizer.tokenText(id) : null);
+    const out = items.map((x, i) => {
+      const sc = scored[i] as (typeof scored)[number];
+      const g = gen[i] as (typeof gen)[number];
+      const tuples = (s: PositionScore | undefined): [number, number, string | null][] | null => (s ? s.top.slice(0, x.k).map((t) => [t.logprob, t.id, text(t.id)]) : null);
+      const meta: Record<string, unknown> = {
+        id: randomUUID().replace(/-/g, ""),
+        prompt_tokens: x.ids.length,
+        completion_tokens: g.ids.length,
+        cached_tokens: 0,
+        finish_reason: g.stopped ? { type: "stop" } : { type: "length", length: g.ids.length },
+      };
+      if (x.logprob) {
+        const tokLp: [number | null, number, string | null][] = [];
+        const topLp: ([number, number, string | null][] | null)[] = [];
+        for (let t = x.start; t < x.ids.length; t++) {
+          const s = sc.prompt[t];
+          tokLp.push([t === 0 ? null : (s?.logprob ?? null), x.ids[t] as number, text(x.ids[t] as number)]);
+          topLp.push(t === 0 || x.k === 0 ? null : tuples(s));
+        }
+        meta.input_token_logprobs = tokLp;
+        meta.input_top_logprobs = topLp;
+        meta.output_token_logprobs = g.ids.map((id, j) => [(g.scores[j] as PositionScore).logprob, id, text(id)]);
+        meta.output_top_logprobs = g.scores.map((s) => (x.k === 0 ? null : tuples(s)));
+      }
+      return { text: this.model.tokenizer.decode(g.ids, { skipSpecialTokens: true }), output_ids: g.ids, meta_info: meta };
+    });
+    return single ? out[0] : out;
   }
 
   private promptIds(prompt: CompletionRequest["prompt"], addSpecial: boolean): number[][] {
