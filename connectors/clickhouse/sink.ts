@@ -10,6 +10,7 @@
  * that did land twice is collapsed by ReplacingMergeTree and read once through FINAL.
  */
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
@@ -36,6 +37,8 @@ import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_S
 import type { ClickHouseSinkConfig, ClickHouseSinkConfigInput } from "./config.js";
 import { clickhouseSinkConfigSchema } from "./config.js";
 import { classifyClickHouseError } from "./errors.js";
+import type { RowBinaryEncoder } from "./rowbinary.js";
+import { rowBinaryEncoder } from "./rowbinary.js";
 
 export interface ClickHouseSinkOptions {
   readonly metrics?: PipelineMetrics;
@@ -50,27 +53,6 @@ function chTime(iso: string, ms: boolean): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, ms ? 23 : 19)}`;
 }
 
-function timeColumns(spec: TableSpec): string[] {
-  return spec.columns.filter((c) => c.type === "time" && c.array === undefined).map((c) => c.name);
-}
-
-const TIME_COLUMNS = {
-  attributions: timeColumns(ATTRIBUTIONS),
-  attribution_spans: timeColumns(ATTRIBUTION_SPANS),
-  attribution_segments: timeColumns(ATTRIBUTION_SEGMENTS),
-  attribution_coverage: timeColumns(ATTRIBUTION_COVERAGE),
-} as const;
-
-/** The JSONEachRow object for a row: timestamps as ClickHouse text, everything else as is. */
-function encode(row: object, times: readonly string[], ms: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...row };
-  for (const k of times) {
-    const v = out[k];
-    if (typeof v === "string") out[k] = chTime(v, ms);
-  }
-  return out;
-}
-
 const READ_SETTINGS: ClickHouseSettings = { output_format_json_quote_64bit_integers: 0 };
 
 export class ClickHouseSink implements AuditSink {
@@ -81,6 +63,7 @@ export class ClickHouseSink implements AuditSink {
   private feats: ClickHouseFeatures | undefined;
   private writer: BatchWriter<StoredRows> | undefined;
   private coverageWriter: BatchWriter<CoverageRow> | undefined;
+  private readonly encoders = new Map<string, RowBinaryEncoder>();
 
   constructor(
     config: ClickHouseSinkConfigInput | ClickHouseSinkConfig,
@@ -148,6 +131,7 @@ export class ClickHouseSink implements AuditSink {
       sink: this.name,
       maxRows: this.config.batch.max_rows,
       maxWaitMs: this.config.batch.max_wait_ms,
+      concurrency: this.config.batch.concurrency,
       retry,
       keyOf: (r) => r.attribution.attribution_id,
       writeBatch: (b) => this.insertBatch(b),
@@ -162,8 +146,7 @@ export class ClickHouseSink implements AuditSink {
       maxWaitMs: 0,
       retry,
       keyOf: (r) => `${r.source}\u0000${r.source_partition}\u0000${r.window_start}`,
-      writeBatch: (b) =>
-        this.insertRows(this.tables.attribution_coverage, b, "attribution_coverage", b.items, TIME_COLUMNS.attribution_coverage, () => JSON.stringify(b.items)),
+      writeBatch: (b) => this.insertRows(ATTRIBUTION_COVERAGE, b, b.items, () => JSON.stringify(b.items)),
       classify: classifyClickHouseError,
       what: `recording coverage in ClickHouse ${this.config.database}`,
     });
@@ -262,33 +245,40 @@ export class ClickHouseSink implements AuditSink {
     return { insert_deduplicate: 1, insert_deduplication_token: token };
   }
 
-  /** Inserts one table's rows of a batch unless a previous attempt already did. */
-  private async insertRows(
-    table: string,
-    batch: Batch<unknown>,
-    key: string,
-    rows: readonly object[],
-    times: readonly string[],
-    identity: () => string,
-  ): Promise<void> {
-    if (batch.done.has(key) || rows.length === 0) return;
-    const ms = this.features.dateTime64;
-    const settings = this.dedupSettings(table, identity);
-    await this.ch.insert({
-      table: this.qualified(table),
-      format: "JSONEachRow",
-      values: rows.map((r) => encode(r, times, ms)),
-      clickhouse_settings: { ...settings, wait_end_of_query: 1 },
+  private encoder(spec: TableSpec): RowBinaryEncoder {
+    let enc = this.encoders.get(spec.name);
+    if (enc === undefined) {
+      enc = rowBinaryEncoder(spec, this.features.dateTime64);
+      this.encoders.set(spec.name, enc);
+    }
+    return enc;
+  }
+
+  /**
+   * Inserts one table's rows of a batch (RowBinary, see rowbinary.ts) unless a previous attempt
+   * already did. Resolves once the server answered the INSERT: with wait_end_of_query the answer
+   * comes only after the data is written.
+   */
+  private async insertRows(spec: TableSpec, batch: Batch<unknown>, rows: readonly object[], identity: () => string): Promise<void> {
+    if (batch.done.has(spec.name) || rows.length === 0) return;
+    const table = this.tables[spec.name];
+    const enc = this.encoder(spec);
+    const body = enc.encode(rows);
+    const res = await this.ch.exec({
+      query: `INSERT INTO ${this.qualified(table)} ${enc.columnList} FORMAT RowBinary`,
+      values: Readable.from([body]),
+      clickhouse_settings: { ...this.dedupSettings(table, identity), wait_end_of_query: 1 },
     });
-    batch.done.add(key);
+    // The answer to an INSERT is empty; read it to the end so the socket is released.
+    for await (const chunk of res.stream) void chunk;
+    batch.done.add(spec.name);
   }
 
   private async insertBatch(batch: Batch<StoredRows>): Promise<void> {
     const ids = (): string => batch.items.map((r) => r.attribution.attribution_id).join("\n");
-    const t = this.tables;
-    await this.insertRows(t.attributions, batch, "attributions", batch.items.map((r) => r.attribution), TIME_COLUMNS.attributions, ids);
-    await this.insertRows(t.attribution_spans, batch, "attribution_spans", batch.items.flatMap((r) => r.spans), TIME_COLUMNS.attribution_spans, ids);
-    await this.insertRows(t.attribution_segments, batch, "attribution_segments", batch.items.flatMap((r) => r.segments), TIME_COLUMNS.attribution_segments, ids);
+    await this.insertRows(ATTRIBUTIONS, batch, batch.items.map((r) => r.attribution), ids);
+    await this.insertRows(ATTRIBUTION_SPANS, batch, batch.items.flatMap((r) => r.spans), ids);
+    await this.insertRows(ATTRIBUTION_SEGMENTS, batch, batch.items.flatMap((r) => r.segments), ids);
   }
 
   async flush(): Promise<void> {

@@ -115,9 +115,14 @@ export class DuckDbSink implements AuditSink {
       sink: this.name,
       maxRows: this.config.batch.max_rows,
       maxWaitMs: this.config.batch.max_wait_ms,
+      concurrency: this.config.batch.concurrency,
       retry,
       keyOf: (r) => r.attribution.attribution_id,
-      writeBatch: (b) => this.exclusive(() => this.insertBatch(b)),
+      // Encoding runs outside the lock, so one batch is encoded while DuckDB inserts another.
+      writeBatch: (b) => {
+        const staged = this.encodeBatch(b);
+        return this.exclusive(() => this.insertBatch(staged));
+      },
       classify: classifyDuckDbError,
       what: `inserting attributions into DuckDB ${this.config.path}`,
       ...(this.opts.metrics !== undefined ? { metrics: this.opts.metrics } : {}),
@@ -215,14 +220,25 @@ export class DuckDbSink implements AuditSink {
     }
   }
 
-  private async stageAndInsert(plan: TablePlan, rows: readonly object[]): Promise<void> {
+  /** One JSON text per row, per table (no database work: runs outside the write lock). */
+  private encodeBatch(batch: Batch<StoredRows>): { plan: TablePlan; rows: string[] }[] {
+    const plans = this.plans;
+    if (plans === undefined) throw this.notStarted();
+    return [
+      { plan: plans.attributions, rows: batch.items.map((r) => JSON.stringify(r.attribution)) },
+      { plan: plans.attribution_spans, rows: batch.items.flatMap((r) => r.spans.map((s) => JSON.stringify(s))) },
+      { plan: plans.attribution_segments, rows: batch.items.flatMap((r) => r.segments.map((s) => JSON.stringify(s))) },
+    ];
+  }
+
+  private async stageAndInsert(plan: TablePlan, rows: readonly string[]): Promise<void> {
     if (rows.length === 0) return;
     const c = this.wc;
     await c.run(`DELETE FROM ${dq(plan.stage)}`);
     const ap = await c.createAppender(plan.stage, "main", "temp");
     try {
       for (const row of rows) {
-        ap.appendVarchar(JSON.stringify(row));
+        ap.appendVarchar(row);
         ap.endRow();
       }
       ap.flushSync();
@@ -233,15 +249,12 @@ export class DuckDbSink implements AuditSink {
     await c.run(`DELETE FROM ${dq(plan.stage)}`);
   }
 
-  private async insertBatch(batch: Batch<StoredRows>): Promise<void> {
-    const plans = this.plans;
-    if (plans === undefined) throw this.notStarted();
+  /** One transaction: every table of the batch, or none. */
+  private async insertBatch(staged: readonly { plan: TablePlan; rows: string[] }[]): Promise<void> {
     const c = this.wc;
     await c.run("BEGIN TRANSACTION");
     try {
-      await this.stageAndInsert(plans.attributions, batch.items.map((r) => r.attribution));
-      await this.stageAndInsert(plans.attribution_spans, batch.items.flatMap((r) => r.spans));
-      await this.stageAndInsert(plans.attribution_segments, batch.items.flatMap((r) => r.segments));
+      for (const s of staged) await this.stageAndInsert(s.plan, s.rows);
       await c.run("COMMIT");
     } catch (err) {
       await c.run("ROLLBACK").catch(() => undefined);

@@ -2,8 +2,9 @@
  * The batching, retrying writer both sinks put in front of their store.
  *
  * Items are buffered and cut into a batch when `maxRows` are waiting or `maxWaitMs` after the
- * first one arrived, whichever comes first. Batches are written one at a time, in order. A
- * failed batch is retried with exponential backoff and full jitter; the store callback gets the
+ * first one arrived, whichever comes first. Batches start in order, at most `concurrency` at a
+ * time (default 1: one after another; 2 lets the next batch be encoded and sent while the store
+ * works on the previous one). A failed batch is retried with exponential backoff and full jitter; the store callback gets the
  * *same* batch object again (same items, same order, a stable id), so that it can make the retry
  * idempotent (dedup tokens, skipping tables already written).
  *
@@ -41,6 +42,8 @@ export interface BatchWriterOptions<T> {
   readonly sink: string;
   readonly maxRows: number;
   readonly maxWaitMs: number;
+  /** Batches written at the same time (default 1). */
+  readonly concurrency?: number;
   readonly retry: RetryPolicy;
   /** Items with the same key that wait in one buffer are written once (the last one). */
   readonly keyOf: (item: T) => string;
@@ -69,7 +72,9 @@ interface Entry<T> {
 interface Pending<T> {
   batch: Batch<T>;
   entries: Entry<T>[];
+  /** Settles when the batch is written or failed for good. */
   done: Promise<void>;
+  start: () => void;
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -84,7 +89,8 @@ export class BatchWriter<T> {
   private buffer = new Map<string, Entry<T>>();
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
-  private tail: Promise<void> = Promise.resolve();
+  private running = 0;
+  private readonly queue: Pending<T>[] = [];
   private readonly inFlight = new Set<Pending<T>>();
   private closed = false;
 
@@ -152,16 +158,33 @@ export class BatchWriter<T> {
     this.buffer = new Map();
     this.seq += 1;
     const batch: Batch<T> = { seq: this.seq, items: entries.map((e) => e.item), attempt: 0, done: new Set() };
-    const pending: Pending<T> = { batch, entries, done: Promise.resolve() };
-    // Batches run one after another; each settles its own waiters.
-    const run = this.tail.then(() => this.runBatch(pending));
-    pending.done = run;
-    this.tail = run.catch(() => undefined);
+    let start: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (start = resolve));
+    const pending: Pending<T> = { batch, entries, done: Promise.resolve(), start };
+    // Each batch settles its own waiters; `done` is for flush().
+    pending.done = started.then(() => this.runBatch(pending));
     this.inFlight.add(pending);
-    void run.then(
-      () => this.inFlight.delete(pending),
-      () => this.inFlight.delete(pending),
+    void pending.done.then(
+      () => this.finished(pending),
+      () => this.finished(pending),
     );
+    this.queue.push(pending);
+    this.pump();
+  }
+
+  private finished(p: Pending<T>): void {
+    this.inFlight.delete(p);
+    this.running -= 1;
+    this.pump();
+  }
+
+  /** Starts queued batches, in order, while fewer than `concurrency` run. */
+  private pump(): void {
+    const limit = Math.max(1, this.opts.concurrency ?? 1);
+    while (this.running < limit && this.queue.length > 0) {
+      this.running += 1;
+      (this.queue.shift() as Pending<T>).start();
+    }
   }
 
   private async runBatch(p: Pending<T>): Promise<void> {

@@ -11,6 +11,13 @@ export const batchConfigSchema = z
   .object({
     max_rows: z.number().int().min(1).max(100_000).default(1000).describe("Cut a batch when this many results wait"),
     max_wait_ms: z.number().int().min(0).max(600_000).default(1000).describe("Cut a batch this long after its first result arrived"),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(8)
+      .default(2)
+      .describe("Batches written at once: 2 encodes and sends the next batch while the store works on the previous one"),
   })
   .strict();
 
@@ -38,7 +45,7 @@ export const commonSinkFields = {
     .min(0)
     .default(4096)
     .describe("Keep per-target importance rows while their cells add up to at most this; 0 keeps no matrix"),
-  batch: batchConfigSchema.default({ max_rows: 1000, max_wait_ms: 1000 }),
+  batch: batchConfigSchema.default({ max_rows: 1000, max_wait_ms: 1000, concurrency: 2 }),
   retry: retryConfigSchema.default({ max_attempts: 6, initial_backoff_ms: 200, max_backoff_ms: 10_000 }),
   migrate: z.boolean().default(true).describe("Apply pending migrations in start()"),
 };

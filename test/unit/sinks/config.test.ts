@@ -21,7 +21,7 @@ describe("sink config schemas", () => {
       table_prefix: "",
       store_text: "redacted",
       max_matrix_cells: 4096,
-      batch: { max_rows: 1000, max_wait_ms: 1000 },
+      batch: { max_rows: 1000, max_wait_ms: 1000, concurrency: 2 },
       retry: { max_attempts: 6, initial_backoff_ms: 200, max_backoff_ms: 10_000 },
       migrate: true,
     });

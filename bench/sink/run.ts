@@ -1,0 +1,144 @@
+/**
+ * Write throughput of the results stores: attribution rows per second into ClickHouse and DuckDB,
+ * through the sinks' public `write()` (row mapping, batching, encoding, insert, confirmation).
+ *
+ *   node --import tsx bench/sink/run.ts [--rows N] [--batch N] [--store clickhouse|duckdb|both]
+ *                                       [--clickhouse-url URL] [--store-text full|redacted|none]
+ *
+ * Results are generated first (not timed), then written as a stream: at most `--in-flight`
+ * unacknowledged writes, as the pipeline would keep. The clock stops when the last write
+ * resolved, i.e. when the store confirmed the last batch. Each store runs `--repeat` times on a
+ * fresh database / file; the best and the median run are printed. ClickHouse defaults to the
+ * local test server (`npm run services:up`); a store that cannot be reached is reported and skipped.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { createClient } from "@clickhouse/client";
+import { ClickHouseSink } from "../../connectors/clickhouse/sink.js";
+import { DuckDbSink } from "../../connectors/duckdb/sink.js";
+import type { AuditSink } from "../../connectors/sink-common/audit-sink.js";
+import type { StoreTextMode } from "../../connectors/sink-common/rows.js";
+import { serviceEndpoints } from "../../deploy/services/index.js";
+import { errorMessage } from "../../src/errors.js";
+import { makeResults } from "../../test/conformance/attribution-fixtures.js";
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: "string", default: "20000" },
+    batch: { type: "string", default: "5000" },
+    "in-flight": { type: "string", default: "20000" },
+    repeat: { type: "string", default: "3" },
+    store: { type: "string", default: "both" },
+    "clickhouse-url": { type: "string" },
+    "store-text": { type: "string", default: "redacted" },
+  },
+});
+
+const N = Number(args.rows);
+const batch = Number(args.batch);
+const inFlight = Number(args["in-flight"]);
+const repeat = Number(args.repeat);
+const storeText = args["store-text"] as StoreTextMode;
+const chUrl = args["clickhouse-url"] ?? serviceEndpoints().clickhouseUrl;
+
+async function writeAll(sink: AuditSink, results: ReturnType<typeof makeResults>): Promise<number> {
+  const began = performance.now();
+  const pending = new Set<Promise<void>>();
+  for (const r of results) {
+    const p: Promise<void> = sink.write(r).then(() => {
+      pending.delete(p);
+    });
+    pending.add(p);
+    if (pending.size >= inFlight) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+  return performance.now() - began;
+}
+
+interface Run {
+  ms: number;
+  rowsPerSec: number;
+}
+
+async function bench(name: string, open: (i: number) => Promise<{ sink: AuditSink; cleanup: () => Promise<void> }>, results: ReturnType<typeof makeResults>): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const { sink, cleanup } = await open(i);
+    try {
+      await sink.start();
+      const ms = await writeAll(sink, results);
+      runs.push({ ms, rowsPerSec: (results.length / ms) * 1000 });
+      console.log(`  ${name} run ${i + 1}: ${results.length} rows in ${(ms / 1000).toFixed(2)} s = ${Math.round((results.length / ms) * 1000)} rows/s`);
+    } finally {
+      await sink.close().catch(() => undefined);
+      await cleanup();
+    }
+  }
+  return runs;
+}
+
+function summary(name: string, runs: Run[]): string {
+  const sorted = [...runs].sort((a, b) => b.rowsPerSec - a.rowsPerSec);
+  const best = sorted[0]!;
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return `${name.padEnd(10)} best ${Math.round(best.rowsPerSec)} rows/s, median ${Math.round(median.rowsPerSec)} rows/s (${runs.length} runs of ${N} rows)`;
+}
+
+console.log(`bench/sink: ${N} attribution results (+ spans and segments), batch max_rows ${batch}, store_text ${storeText}, up to ${inFlight} writes in flight`);
+console.log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}, node ${process.version}`);
+const t0 = performance.now();
+const results = makeResults(N, 2024);
+const spans = results.reduce((s, r) => s + r.spans.length, 0);
+const segments = results.reduce((s, r) => s + r.segments.length, 0);
+const tokens = results.reduce((s, r) => s + r.prompt.tokens.length, 0);
+console.log(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${spans} span rows, ${segments} segment rows, ${(tokens / N).toFixed(1)} prompt tokens per result`);
+
+const lines: string[] = [];
+const cfg = { store_text: storeText, batch: { max_rows: batch, max_wait_ms: 200 } };
+
+if (args.store === "both" || args.store === "clickhouse") {
+  const admin = createClient({ url: chUrl });
+  try {
+    const rs = await admin.query({ query: "SELECT version() AS v", format: "JSONEachRow" });
+    const [{ v }] = (await rs.json<{ v: string }>()) as [{ v: string }];
+    console.log(`ClickHouse ${v} at ${chUrl}`);
+    const runs = await bench(
+      "clickhouse",
+      (i) => {
+        const db = `bench_sink_${process.pid}_${i}`;
+        return Promise.resolve({
+          sink: new ClickHouseSink({ type: "clickhouse", url: chUrl, database: db, ...cfg }),
+          cleanup: async () => void (await admin.command({ query: `DROP DATABASE IF EXISTS ${db}` })),
+        });
+      },
+      results,
+    );
+    lines.push(`${summary("clickhouse", runs)} — ClickHouse ${v}`);
+  } catch (err) {
+    lines.push(`clickhouse skipped: ${errorMessage(err)} (start it with npm run services:up, or pass --clickhouse-url)`);
+  } finally {
+    await admin.close();
+  }
+}
+
+if (args.store === "both" || args.store === "duckdb") {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-sink-"));
+  try {
+    const runs = await bench(
+      "duckdb",
+      (i) => {
+        const file = path.join(dir, `bench-${i}.duckdb`);
+        return Promise.resolve({ sink: new DuckDbSink({ type: "duckdb", path: file, ...cfg }), cleanup: () => Promise.resolve() });
+      },
+      results,
+    );
+    lines.push(summary("duckdb", runs));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`\ncommand: node --import tsx bench/sink/run.ts ${process.argv.slice(2).join(" ")}`.trimEnd());
+for (const l of lines) console.log(l);

@@ -1,0 +1,179 @@
+/**
+ * RowBinary encoding of rows for INSERT, generated from the table spec.
+ *
+ * Why not JSONEachRow: ClickHouse 18.16 parses floats in text formats with a fast routine that
+ * is off by one unit in the last place for several percent of values (measured: 6.5% of random
+ * Float64 values, 3.6% of Float32 values), so a text insert does not store what was written.
+ * RowBinary carries the IEEE bits, which the server stores as they are; it is also cheaper to
+ * produce and to parse. Format: little-endian fixed-width numbers, LEB128 lengths for strings
+ * and arrays, a 0/1 byte before each Nullable value, Date as UInt16 days, DateTime as UInt32
+ * seconds, DateTime64(3) as Int64 milliseconds; LowCardinality is transparent.
+ */
+import type { ColumnSpec, TableSpec } from "../sink-common/tables.js";
+
+const MS_PER_DAY = 86_400_000;
+
+/** A growable little-endian byte buffer. */
+export class ByteWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(initial = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16LE(v, this.pos);
+    this.pos += 2;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v, this.pos);
+    this.pos += 4;
+  }
+
+  i32(v: number): void {
+    this.ensure(4);
+    this.buf.writeInt32LE(v, this.pos);
+    this.pos += 4;
+  }
+
+  u64(v: number): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(BigInt(v), this.pos);
+    this.pos += 8;
+  }
+
+  i64(v: number): void {
+    this.ensure(8);
+    this.buf.writeBigInt64LE(BigInt(v), this.pos);
+    this.pos += 8;
+  }
+
+  f32(v: number): void {
+    this.ensure(4);
+    this.buf.writeFloatLE(v, this.pos);
+    this.pos += 4;
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  /** Unsigned LEB128, as RowBinary writes string and array lengths. */
+  varuint(v: number): void {
+    let x = v;
+    while (x >= 0x80) {
+      this.u8((x & 0x7f) | 0x80);
+      x = Math.floor(x / 128);
+    }
+    this.u8(x);
+  }
+
+  string(s: string): void {
+    const len = Buffer.byteLength(s, "utf8");
+    this.varuint(len);
+    this.ensure(len);
+    this.pos += this.buf.write(s, this.pos, len, "utf8");
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+type Encode = (w: ByteWriter, v: unknown) => void;
+
+function scalarEncoder(col: ColumnSpec, dateTime64: boolean): Encode {
+  switch (col.type) {
+    case "string":
+      return (w, v) => w.string(v as string);
+    case "date":
+      return (w, v) => w.u16(Math.round(Date.parse(`${v as string}T00:00:00Z`) / MS_PER_DAY));
+    case "time":
+      return dateTime64 ? (w, v) => w.i64(Date.parse(v as string)) : (w, v) => w.u32(Math.floor(Date.parse(v as string) / 1000));
+    case "u8":
+      return (w, v) => w.u8(v as number);
+    case "u16":
+      return (w, v) => w.u16(v as number);
+    case "u32":
+      return (w, v) => w.u32(v as number);
+    case "u64":
+      return (w, v) => w.u64(v as number);
+    case "i32":
+      return (w, v) => w.i32(v as number);
+    case "f32":
+      return (w, v) => w.f32(v as number);
+    case "f64":
+      return (w, v) => w.f64(v as number);
+  }
+}
+
+const nullable =
+  (inner: Encode): Encode =>
+  (w, v) => {
+    if (v === null || v === undefined) {
+      w.u8(1);
+      return;
+    }
+    w.u8(0);
+    inner(w, v);
+  };
+
+const array =
+  (inner: Encode): Encode =>
+  (w, v) => {
+    const xs = (v ?? []) as unknown[];
+    w.varuint(xs.length);
+    for (const x of xs) inner(w, x);
+  };
+
+/** The encoder of one column, matching `columnType` in schemas/clickhouse/migrations.ts. */
+export function columnEncoder(col: ColumnSpec, dateTime64: boolean): Encode {
+  let enc = scalarEncoder(col, dateTime64);
+  if (col.array !== undefined) {
+    if (col.elementNullable === true) enc = nullable(enc);
+    for (let i = 0; i < col.array; i++) enc = array(enc);
+    return enc;
+  }
+  return col.nullable === true ? nullable(enc) : enc;
+}
+
+export interface RowBinaryEncoder {
+  /** `(col1, col2, …)` for the INSERT statement, in the order the rows are encoded. */
+  readonly columnList: string;
+  encode(rows: readonly object[]): Buffer;
+}
+
+export function rowBinaryEncoder(spec: TableSpec, dateTime64: boolean): RowBinaryEncoder {
+  const cols = spec.columns.map((c) => ({ name: c.name, enc: columnEncoder(c, dateTime64) }));
+  return {
+    columnList: `(${spec.columns.map((c) => `\`${c.name}\``).join(", ")})`,
+    encode(rows) {
+      const w = new ByteWriter(Math.max(1 << 16, rows.length * 1024));
+      for (const row of rows) {
+        const r = row as Record<string, unknown>;
+        for (const c of cols) c.enc(w, r[c.name]);
+      }
+      return w.bytes();
+    },
+  };
+}
