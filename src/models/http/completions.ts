@@ -151,6 +151,18 @@ export class CompletionsProtocol implements ScoringProtocol {
         details: { sent: sent.length, returned: pl.length },
       });
     }
+    // Every entry must list the token that was sent there, requested position or not: an entry
+    // without it means the server scored another sequence.
+    for (let p = 1; p < sent.length; p++) {
+      const entry = pl[p];
+      if (entry !== null && entry !== undefined && entry[String(sent[p])] === undefined) {
+        throw new ScorerMismatchError({
+          what: where,
+          why: `prompt_logprobs[${p}] does not list token id ${sent[p]}, which was sent at that index; the server scored another token there`,
+          details: { index: p, sent: sent[p], listed: Object.keys(entry) },
+        });
+      }
+    }
     const positions = s.positions.map((p): ScoredPosition => {
       if (p === s.ids.length) return this.nextSlot(c.logprobs?.top_logprobs?.[0] ?? null, p, k);
       const entry = pl[p];
