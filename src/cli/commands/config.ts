@@ -8,8 +8,11 @@
  *
  * @see docs/config.md
  */
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
+import { llmLogRecordJsonSchema } from "../../../schemas/llm-log-record.js";
 import { engineConfigSchema } from "../../attribution/config.js";
 import { fileSourceConfigSchema } from "../../../connectors/file/source.js";
 import { jsonlSinkConfigSchema } from "../../../connectors/file/jsonl-sink.js";
@@ -22,6 +25,7 @@ import { ConfigError } from "../../errors.js";
 import { scorerConfigSchema } from "../../models/endpoint.js";
 import { loadConfigFile, parseConfigText, type Env } from "../../pipeline/config-loader.js";
 import { pipelineConfigSchema } from "../../pipeline/config.js";
+import { renderConfigDocs } from "../../pipeline/config-docs.js";
 import { mappingConfigSchema } from "../../pipeline/mapping/mapper.js";
 import { samplingConfigSchema } from "../../pipeline/sampling/config.js";
 import { segmentRuleSchema } from "../../text/segments.js";
@@ -105,24 +109,84 @@ export interface ConfigSection {
   readonly schema: z.ZodType;
   /** The file that declares the schema (edit there, then npm run config:docs). */
   readonly declaredIn: string;
+  /** A YAML fragment of a whole config showing this part (validated by a test). */
+  readonly example?: string;
 }
 
 export const CONFIG_SECTIONS: readonly ConfigSection[] = [
-  { id: "source-kafka", key: "source", type: "kafka", title: "source: kafka", schema: kafkaSourceConfigSchema, declaredIn: "connectors/kafka/config.ts" },
-  { id: "source-file", key: "source", type: "file", title: "source: file", schema: fileSourceConfigSchema, declaredIn: "connectors/file/source.ts" },
-  { id: "source-stdin", key: "source", type: "stdin", title: "source: stdin", schema: stdinSourceConfigSchema, declaredIn: "connectors/stdin/source.ts" },
-  { id: "mapping", key: "mapping", title: "mapping", schema: mappingConfigSchema, declaredIn: "src/pipeline/mapping/mapper.ts" },
-  { id: "sampling", key: "sampling", title: "sampling", schema: samplingConfigSchema, declaredIn: "src/pipeline/sampling/config.ts" },
-  { id: "scorer", key: "scorer", title: "scorer", schema: scorerConfigSchema, declaredIn: "src/models/endpoint.ts" },
-  { id: "engine", key: "engine", title: "engine", schema: engineSectionSchema, declaredIn: "src/attribution/config.ts, src/cli/commands/config.ts" },
-  { id: "pipeline", key: "pipeline", title: "pipeline", schema: pipelineConfigSchema, declaredIn: "src/pipeline/config.ts" },
-  { id: "sink-clickhouse", key: "sinks[]", type: "clickhouse", title: "sinks: clickhouse", schema: clickhouseSinkConfigSchema, declaredIn: "connectors/clickhouse/config.ts" },
-  { id: "sink-duckdb", key: "sinks[]", type: "duckdb", title: "sinks: duckdb", schema: duckdbSinkConfigSchema, declaredIn: "connectors/duckdb/config.ts" },
-  { id: "sink-jsonl", key: "sinks[]", type: "jsonl", title: "sinks: jsonl", schema: jsonlSinkConfigSchema, declaredIn: "connectors/file/jsonl-sink.ts" },
-  { id: "dead-letter-kafka", key: "dead_letter", type: "kafka", title: "dead_letter: kafka", schema: kafkaDeadLetterConfigSchema, declaredIn: "connectors/kafka/config.ts" },
-  { id: "dead-letter-jsonl", key: "dead_letter", type: "jsonl", title: "dead_letter: jsonl", schema: jsonlDeadLetterConfigSchema, declaredIn: "connectors/dead-letter/jsonl.ts" },
-  { id: "otel", key: "otel", title: "otel", schema: otelConfigSchema, declaredIn: "connectors/otel/config.ts" },
-  { id: "logging", key: "logging", title: "logging", schema: loggingConfigSchema, declaredIn: "src/cli/commands/config.ts" },
+  { id: "source-kafka", key: "source", type: "kafka", title: "source: kafka", schema: kafkaSourceConfigSchema, declaredIn: "connectors/kafka/config.ts", example: `source:
+  type: kafka
+  brokers: \${KAFKA_BROKERS:-localhost:9092}
+  topics: [llm-logs]
+  group_id: reagent-stream
+  ssl: true
+  sasl:
+    mechanism: scram-sha-512
+    username: \${KAFKA_USER:-reagent}
+    password: \${KAFKA_PASSWORD:-}` },
+  { id: "source-file", key: "source", type: "file", title: "source: file", schema: fileSourceConfigSchema, declaredIn: "connectors/file/source.ts", example: `source:
+  type: file
+  path: [logs/2024-06-01.jsonl, logs/2024-06-02.jsonl]
+  checkpoint: .cache/backfill.checkpoint.json` },
+  { id: "source-stdin", key: "source", type: "stdin", title: "source: stdin", schema: stdinSourceConfigSchema, declaredIn: "connectors/stdin/source.ts", example: `source:
+  type: stdin
+  checkpoint: .cache/stdin.checkpoint.json` },
+  { id: "mapping", key: "mapping", title: "mapping", schema: mappingConfigSchema, declaredIn: "src/pipeline/mapping/mapper.ts", example: `mapping:
+  preset: openai
+  fields:
+    tenant_id: metadata.org_id
+    metadata.feature: request.metadata.feature` },
+  { id: "sampling", key: "sampling", title: "sampling", schema: samplingConfigSchema, declaredIn: "src/pipeline/sampling/config.ts", example: `sampling:
+  rate: 0.02
+  per_model: { "gpt-4o*": 0.05 }
+  per_tenant: { acme: 0.2 }
+  rules:
+    - { name: too_long, action: never, when: { prompt_chars: { min: 20000 } } }
+    - { name: flagged, action: always, priority: 10, when: { tags_any: [flagged, complaint] } }
+    - { name: unsure, action: always, when: { completion_logprob: { min_below: -6 } } }
+  budget:
+    attributions_per_minute: 120
+    endpoint_tokens_per_second: 50000` },
+  { id: "scorer", key: "scorer", title: "scorer", schema: scorerConfigSchema, declaredIn: "src/models/endpoint.ts", example: `scorer:
+  kind: vllm
+  url: http://vllm:8000
+  model: meta-llama/Llama-3.1-8B-Instruct
+  tokenizer: /models/llama-3.1-8b` },
+  { id: "engine", key: "engine", title: "engine", schema: engineSectionSchema, declaredIn: "src/attribution/config.ts, src/cli/commands/config.ts", example: `engine:
+  method: reagent
+  mode: joint
+  sampler: pos
+  num_probes: 8
+  max_steps: 300
+  segments:
+    - { name: retrieved_context, start: "<doc>", end: "</doc>" }` },
+  { id: "pipeline", key: "pipeline", title: "pipeline", schema: pipelineConfigSchema, declaredIn: "src/pipeline/config.ts", example: `pipeline:
+  concurrency: 4
+  max_in_flight_per_partition: 500
+  drain_timeout_ms: 25000` },
+  { id: "sink-clickhouse", key: "sinks[]", type: "clickhouse", title: "sinks: clickhouse", schema: clickhouseSinkConfigSchema, declaredIn: "connectors/clickhouse/config.ts", example: `sinks:
+  - type: clickhouse
+    url: http://clickhouse:8123
+    database: llm_audit
+    password_env: CLICKHOUSE_PASSWORD` },
+  { id: "sink-duckdb", key: "sinks[]", type: "duckdb", title: "sinks: duckdb", schema: duckdbSinkConfigSchema, declaredIn: "connectors/duckdb/config.ts", example: `sinks:
+  - type: duckdb
+    path: ./reagent-stream.duckdb` },
+  { id: "sink-jsonl", key: "sinks[]", type: "jsonl", title: "sinks: jsonl", schema: jsonlSinkConfigSchema, declaredIn: "connectors/file/jsonl-sink.ts", example: `sinks:
+  - type: jsonl
+    path: out/results.jsonl` },
+  { id: "dead-letter-kafka", key: "dead_letter", type: "kafka", title: "dead_letter: kafka", schema: kafkaDeadLetterConfigSchema, declaredIn: "connectors/kafka/config.ts", example: `dead_letter:
+  type: kafka
+  topic: llm-logs.dlq` },
+  { id: "dead-letter-jsonl", key: "dead_letter", type: "jsonl", title: "dead_letter: jsonl", schema: jsonlDeadLetterConfigSchema, declaredIn: "connectors/dead-letter/jsonl.ts", example: `dead_letter:
+  type: jsonl
+  path: out/dead-letters.jsonl` },
+  { id: "otel", key: "otel", title: "otel", schema: otelConfigSchema, declaredIn: "connectors/otel/config.ts", example: `otel:
+  enabled: true
+  endpoint: http://otel-collector:4318` },
+  { id: "logging", key: "logging", title: "logging", schema: loggingConfigSchema, declaredIn: "src/cli/commands/config.ts", example: `logging:
+  level: info
+  stats_interval_ms: 60000` },
 ];
 
 /** JSON Schema (draft 2020-12) of the worker config file. */
@@ -179,9 +243,67 @@ export function registerConfig(program: Command): void {
       if (!flags.quiet) process.stdout.write(`${file}: valid\n${describeConfig(cfg)}\n`);
     });
   cmd
+    .command("docs")
+    .description("Regenerate docs/config.md, schemas/config.schema.json and schemas/llm-log-record.schema.json from the component schemas")
+    .option("--check", "only report stale files (exit 1)")
+    .option("--root <dir>", "repository root", resolve(import.meta.dirname, "../../.."))
+    .action((flags: { check?: boolean; root: string }) => {
+      const stale = writeGeneratedFiles(flags.root, flags.check === true);
+      for (const f of stale) process.stdout.write(`${flags.check ? "stale" : "wrote"}: ${f}\n`);
+      if (flags.check && stale.length > 0) process.exitCode = 1;
+    });
+  cmd
     .command("schema")
     .description("Print the JSON Schema of the worker config")
     .action(() => {
       process.stdout.write(`${JSON.stringify(workerConfigJsonSchema(), null, 2)}\n`);
     });
+}
+
+export const CONFIG_DOCS_INTRO = `
+A worker reads one YAML file: \`reagent-stream run --config worker.yaml\`. Check a file without running it with
+\`reagent-stream config check worker.yaml\`; a bad value exits 2 and names the field (\`sinks[0].path\`) and what
+was expected. Every object is strict: an unknown key is an error (with a "did you mean" hint).
+
+Values may use environment variables: \`\${NAME}\` (an error when unset), \`\${NAME:-default}\` (default when unset
+or empty), \`\${NAME-default}\` (default when unset); \`$\${\` is a literal \`\${\`. A value that is exactly one
+variable takes its YAML type (\`\${PORT:-9092}\` is a number). Substitution happens after YAML parsing, so a value
+cannot inject YAML.
+
+Top-level keys: \`source\` (required), \`mapping\`, \`sampling\`, \`scorer\` (required unless
+\`pipeline.attribution: off\`), \`engine\`, \`pipeline\`, \`sinks\`, \`dead_letter\` (required for Kafka
+sources), \`otel\`, \`logging\`. A commented example is \`deploy/config/example.yaml\`; the JSON Schema of the whole
+file is \`schemas/config.schema.json\` (also \`reagent-stream config schema\`). How the parts work together:
+docs/pipeline.md.
+`;
+
+/** The generated files: docs/config.md and the JSON Schemas, from the component schemas. */
+export function generatedFiles(root: string): { path: string; content: string }[] {
+  return [
+    {
+      path: resolve(root, "docs/config.md"),
+      content: renderConfigDocs(CONFIG_SECTIONS, { title: "Worker configuration reference", intro: CONFIG_DOCS_INTRO, generator: "npm run config:docs" }),
+    },
+    { path: resolve(root, "schemas/config.schema.json"), content: `${JSON.stringify(workerConfigJsonSchema(), null, 2)}\n` },
+    { path: resolve(root, "schemas/llm-log-record.schema.json"), content: `${JSON.stringify(llmLogRecordJsonSchema(), null, 2)}\n` },
+  ];
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes (or, with check, compares) the generated files; returns the stale ones. */
+export function writeGeneratedFiles(root: string, check: boolean): string[] {
+  const stale: string[] = [];
+  for (const f of generatedFiles(root)) {
+    if (readOr(f.path) === f.content) continue;
+    stale.push(f.path);
+    if (!check) writeFileSync(f.path, f.content);
+  }
+  return stale;
 }
