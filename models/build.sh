@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the two bundled toy models from scratch, deterministically from the
 # seed in common.py (override with REAGENT_MODELS_SEED). Offline developer
-# step: about 30-40 min on two CPU cores; never run in CI or at run time.
+# step: about 30-40 min on two otherwise idle CPU cores (LM_DEVICE=cuda trains
+# the LM in ~2 min on a GPU); never run in CI or at run time.
 #
 #   bash models/build.sh
 #
@@ -23,7 +24,7 @@ export PYTHONHASHSEED=0
 
 $PY gen_data.py            # work/data: training texts, held-out candidates
 $PY train_tokenizers.py    # tiny-lm/ and tiny-mlm/ tokenizer.json + tokenizer_config.json
-$PY train.py lm            # work/tiny-lm.pt
+$PY train.py lm --device "${LM_DEVICE:-cpu}"   # work/tiny-lm.pt (LM_DEVICE=cuda if you have a GPU)
 $PY train.py mlm           # work/tiny-mlm.pt
 $PY export_onnx.py         # *.onnx, embed_tokens.f32, config.json; checks onnx == torch
 $PY evaluate.py            # eval/heldout.jsonl, metrics.json, README.md numbers

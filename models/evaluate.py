@@ -166,11 +166,13 @@ def write_card(results: dict) -> None:
               f"{r['mlm_country_slot']['predicts_the_country']:.1%}.", ""]
     lines += [f"`eval/heldout.jsonl` keeps the {r['heldout_file']['longra']} LongRA and "
               f"{r['heldout_file']['rag']} RAG candidates the LM answers fully correctly.", ""]
-    lines += ["| model | parameters | training steps | training time | tokens seen |", "|---|---|---|---|---|"]
+    lines += ["| model | parameters | training steps | training time | tokens seen | trained on (torch) | command |",
+              "|---|---|---|---|---|---|---|"]
     for k in ("lm", "mlm"):
         t = r["training"][k]
-        lines.append(f"| tiny-{k} | {t['params']:,} | {t['steps']} | {t['seconds'] / 60:.1f} min | {t['tokens']:,} |")
-    lines += ["", f"Trained on: {r['hardware']}. ONNX vs torch max |diff| on padded batches: "
+        lines.append(f"| tiny-{k} | {t['params']:,} | {t['steps']} | {t['seconds'] / 60:.1f} min | {t['tokens']:,} "
+                     f"| {t.get('device', '?')} ({t.get('torch', '?')}) | `{t.get('command', '?')}` |")
+    lines += ["", f"Evaluated on: {r['hardware']}. ONNX vs torch max |diff| on padded batches: "
               f"lm {r['export_check']['lm_max_abs_diff']:.1e}, mlm {r['export_check']['mlm_max_abs_diff']:.1e}.", "",
               "| file | size |", "|---|---|"]
     lines += [f"| {k} | {mb(v)} |" for k, v in r["file_sizes"].items()]

@@ -442,6 +442,8 @@ def main() -> None:
                          "causal": item["causal"]})
             i += 1
     for h in held:  # sanity: spans point at the right text
+        # ASCII only, so char offsets are the same in Python, JS (UTF-16) and bytes.
+        assert h["prompt"].isascii() and h["completion"].isascii(), h
         for c in h["causal"]:
             assert h["prompt"][c["start"]:c["end"]] == c["text"], h
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 
 import torch
@@ -97,6 +98,17 @@ def mlm_corrupt(ids, mask, tok: Tokenizer, prob: float, gen: torch.Generator):
     swap = pick & (r >= 0.8) & (r < 0.9)
     inp[swap] = rand_tok[swap]
     return inp, labels
+
+
+def describe_device(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = "CPU"
+    return f"{name} ({THREADS} threads)"
 
 
 @torch.no_grad()
@@ -213,7 +225,8 @@ def main() -> None:
                os.path.join(WORK, f"tiny-{args.kind}.pt"))
     with open(os.path.join(WORK, f"train-{args.kind}.json"), "w") as f:
         json.dump({"seconds": elapsed, "steps": steps_done, "max_steps": cfg["steps"], "tokens": tokens, "params": n_params,
-                   "device": args.device if args.device != "cpu" else f"cpu ({THREADS} threads)"}, f)
+                   "device": describe_device(dev), "torch": torch.__version__,
+                   "command": "python models/train.py " + " ".join(sys.argv[1:])}, f)
     print(f"{args.kind}: trained {steps_done} steps in {elapsed:.0f}s", flush=True)
 
 
