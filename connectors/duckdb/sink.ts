@@ -216,7 +216,7 @@ export class DuckDbSink implements AuditSink {
         await this.wc.run(`CREATE OR REPLACE TEMP TABLE ${dq(p.stage)} (j VARCHAR)`);
       }
     } catch (err) {
-      throw this.fail("creating staging tables (has the schema been migrated? run `reagent-stream migrate --store duckdb`)", err);
+      throw this.fail("creating the staging tables", err);
     }
   }
 
