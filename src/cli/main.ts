@@ -8,6 +8,8 @@ import { ENGINE_VERSION } from "../version.js";
 import { registerAttribute } from "./commands/attribute.js";
 import { registerConfig } from "./commands/config.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerMigrate } from "./commands/migrate.js";
+import { registerQuery } from "./commands/query.js";
 import { registerRun } from "./commands/run.js";
 import { registerServeModel } from "./commands/serve-model.js";
 
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerAttribute(program);
   registerConfig(program);
   registerDemo(program);
+  registerMigrate(program);
+  registerQuery(program);
   registerRun(program);
   registerServeModel(program);
   return program;
