@@ -43,11 +43,16 @@ function bytesForms(bytes: Uint8Array): string[] {
 
 export class TokenStrings {
   private index: Map<string, number[]> | undefined;
+  private rawIndex: Map<string, number[]> | undefined;
   private readonly formCache = new Map<number, readonly string[]>();
 
   constructor(private readonly tok: TextTokenizer) {}
 
-  /** Every string a server may use for this id. */
+  /**
+   * The strings servers use for this id in logprobs: its isolated decode, and for byte-level
+   * tokens that are not valid UTF-8 alone, OpenAI's `bytes:` forms. (The raw vocabulary string,
+   * e.g. "Ġthe", is accepted when checking echoed tokens but not used to resolve keys.)
+   */
   forms(id: number): readonly string[] {
     let f = this.formCache.get(id);
     if (f) return f;
@@ -55,7 +60,6 @@ export class TokenStrings {
     out.add(this.tok.tokenText(id));
     const raw = this.tok.idToToken(id);
     if (raw !== undefined) {
-      out.add(raw);
       const bytes: number[] = [];
       let byteLevel = raw.length > 0;
       for (const ch of raw) {
@@ -80,21 +84,27 @@ export class TokenStrings {
     return f;
   }
 
-  /** Ids a key can name: one for `token_id:N`, any number for a string. */
+  /** Ids a key can name: one for `token_id:N`, any number for a string (raw vocabulary strings as a fallback). */
   idsFor(key: string): readonly number[] {
     const m = TOKEN_ID.exec(key);
     if (m) return [Number(m[1])];
-    if (!this.index) {
-      this.index = new Map();
+    if (!this.index || !this.rawIndex) {
+      const index = new Map<string, number[]>();
+      const rawIndex = new Map<string, number[]>();
+      const add = (map: Map<string, number[]>, form: string, id: number): void => {
+        const list = map.get(form);
+        if (list) list.push(id);
+        else map.set(form, [id]);
+      };
       for (let id = 0; id < this.tok.size; id++) {
-        for (const form of this.forms(id)) {
-          const list = this.index.get(form);
-          if (list) list.push(id);
-          else this.index.set(form, [id]);
-        }
+        for (const form of this.forms(id)) add(index, form, id);
+        const raw = this.tok.idToToken(id);
+        if (raw !== undefined) add(rawIndex, raw, id);
       }
+      this.index = index;
+      this.rawIndex = rawIndex;
     }
-    return this.index.get(key) ?? [];
+    return this.index.get(key) ?? this.rawIndex.get(key) ?? [];
   }
 
   /**
@@ -106,7 +116,7 @@ export class TokenStrings {
     const m = TOKEN_ID.exec(key);
     if (m) return Number(m[1]) === id;
     const forms = this.forms(id);
-    if (forms.includes(key)) return true;
+    if (forms.includes(key) || this.tok.idToToken(id) === key) return true;
     const trimmed = key.trim();
     if (trimmed.length > 0 && forms.some((f) => f.trim() === trimmed)) return true;
     const unreadable = (s: string): boolean => s.includes("\uFFFD") || s.startsWith("bytes:");
