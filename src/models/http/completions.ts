@@ -234,8 +234,12 @@ export class CompletionsProtocol implements ScoringProtocol {
     return this.opts.strings.resolveTop(dict, k, actualId, actualLogprob);
   }
 
+  /** Greedy generation (vLLM flavours: ids come back as `token_ids` or `token_id:N`); OpenAI-era servers name tokens by text only, so no. */
+  get canGenerate(): boolean {
+    return this.opts.flavour !== "openai";
+  }
+
   async generate(ids: readonly number[], maxNewTokens: number, stopIds: ReadonlySet<number>, send: Send): Promise<number[]> {
-    if (this.opts.flavour === "openai") return [];
     const body = {
       model: this.opts.model,
       prompt: [[...ids]],

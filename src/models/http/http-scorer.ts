@@ -30,6 +30,8 @@ export class HttpScorer implements Scorer {
   readonly transport: HttpTransport;
   private readonly guard: RequestGuard;
   private closed = false;
+  /** Greedy continuation through the server; absent when its protocol cannot generate. */
+  readonly generate?: (ids: readonly number[], maxNewTokens: number, stopIds?: ReadonlySet<number>) => Promise<number[]>;
 
   constructor(opts: HttpScorerOptions) {
     this.protocol = opts.protocol;
@@ -42,6 +44,8 @@ export class HttpScorer implements Scorer {
       model: opts.model,
       ...(p.note === undefined ? {} : { notes: [p.note] }),
     };
+    const gen = p.canGenerate === true ? p.generate?.bind(p) : undefined;
+    if (gen) this.generate = (ids, maxNewTokens, stopIds = new Set()) => gen(ids, maxNewTokens, stopIds, this.sender(undefined));
     this.capabilities = {
       maxBatch: p.sequencesPerRequest * Math.max(1, opts.guard.config.maxConcurrency),
       distribution: "topk",
@@ -92,10 +96,6 @@ export class HttpScorer implements Scorer {
     }
   }
 
-  async generate(ids: readonly number[], maxNewTokens: number, stopIds: ReadonlySet<number> = new Set()): Promise<number[]> {
-    if (!this.protocol.generate) return [];
-    return this.protocol.generate(ids, maxNewTokens, stopIds, this.sender(undefined));
-  }
 
   close(): Promise<void> {
     this.closed = true;

@@ -36,6 +36,8 @@ export interface ScoringProtocol {
   readonly note?: string | undefined;
   /** Score up to `sequencesPerRequest` sequences (positions already validated). */
   scoreGroup(group: readonly ScoreSequence[], k: number, send: Send): Promise<ScoredSequence[]>;
+  /** Whether `generate` works for this server (false or absent: no generation). */
+  readonly canGenerate?: boolean;
   /** Greedy continuation, where the protocol can generate. */
   generate?(ids: readonly number[], maxNewTokens: number, stopIds: ReadonlySet<number>, send: Send): Promise<number[]>;
 }

@@ -32,6 +32,8 @@ const itemSchema = z
   })
   .loose();
 
+const generatedSchema = z.object({ output_ids: z.array(z.number().int()) }).loose();
+
 /** A batch answers with a list; a single input may answer with one object. */
 export const sglangResponseSchema = z.union([z.array(itemSchema), itemSchema]);
 type Item = z.infer<typeof itemSchema>;
@@ -51,6 +53,7 @@ export class SglangProtocol implements ScoringProtocol {
   readonly maxTopK: number;
   readonly topKAtPromptPositions = true;
   readonly acceptsTokenIds = true;
+  readonly canGenerate = true;
 
   constructor(private readonly opts: SglangOptions) {
     this.sequencesPerRequest = opts.sequencesPerRequest;
@@ -83,6 +86,25 @@ export class SglangProtocol implements ScoringProtocol {
   async scoreGroup(group: readonly ScoreSequence[], k: number, send: Send): Promise<ScoredSequence[]> {
     const promptTokens = group.reduce((n, s) => n + idsNeeded(s).length, 0);
     return send(PATH, this.request(group, k), (json) => this.parse(json, group, k), { sequences: group.length, promptTokens });
+  }
+
+  async generate(ids: readonly number[], maxNewTokens: number, stopIds: ReadonlySet<number>, send: Send): Promise<number[]> {
+    const body = {
+      input_ids: [...ids],
+      sampling_params: { max_new_tokens: maxNewTokens, temperature: 0, ...(stopIds.size > 0 ? { stop_token_ids: [...stopIds] } : {}) },
+    };
+    const what = `reading generated tokens from POST ${PATH}`;
+    const out = await send(
+      PATH,
+      body,
+      (json) => {
+        const item = parseBody(z.union([generatedSchema, z.array(generatedSchema).length(1)]), json, what, this.opts.endpoint);
+        return (Array.isArray(item) ? (item[0] as z.infer<typeof generatedSchema>) : item).output_ids;
+      },
+      { sequences: 1, promptTokens: ids.length },
+    );
+    const stop = out.findIndex((id) => stopIds.has(id));
+    return stop < 0 ? out.slice(0, maxNewTokens) : out.slice(0, stop);
   }
 
   private fromItem(item: Item, s: ScoreSequence, k: number, where: string): ScoredSequence {

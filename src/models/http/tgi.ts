@@ -69,6 +69,7 @@ export class TgiProtocol implements ScoringProtocol {
   readonly maxTopK: number;
   readonly topKAtPromptPositions = false;
   readonly acceptsTokenIds = false;
+  readonly canGenerate = true;
   readonly note: string;
   readonly variant: string;
 
