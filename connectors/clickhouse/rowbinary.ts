@@ -13,22 +13,26 @@ import type { ColumnSpec, TableSpec } from "../sink-common/tables.js";
 
 const MS_PER_DAY = 86_400_000;
 
-/** A growable little-endian byte buffer. */
+/** A growable little-endian byte buffer (DataView writes: no per-call bounds checks in JS). */
 export class ByteWriter {
   private buf: Buffer;
+  private view: DataView;
   private pos = 0;
 
   constructor(initial = 1 << 16) {
     this.buf = Buffer.allocUnsafe(initial);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
-  private ensure(n: number): void {
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   u8(v: number): void {
@@ -38,57 +42,84 @@ export class ByteWriter {
 
   u16(v: number): void {
     this.ensure(2);
-    this.buf.writeUInt16LE(v, this.pos);
+    this.view.setUint16(this.pos, v, true);
     this.pos += 2;
   }
 
   u32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v, this.pos);
+    this.view.setUint32(this.pos, v, true);
     this.pos += 4;
   }
 
   i32(v: number): void {
     this.ensure(4);
-    this.buf.writeInt32LE(v, this.pos);
+    this.view.setInt32(this.pos, v, true);
     this.pos += 4;
   }
 
+  /** A whole number in 0..2^53 as UInt64 (two 32-bit halves, no BigInt). */
   u64(v: number): void {
     this.ensure(8);
-    this.buf.writeBigUInt64LE(BigInt(v), this.pos);
+    this.view.setUint32(this.pos, v % 0x1_0000_0000, true);
+    this.view.setUint32(this.pos + 4, Math.floor(v / 0x1_0000_0000), true);
     this.pos += 8;
   }
 
+  /** A whole number in -2^53..2^53 as Int64 (two's complement over two halves). */
   i64(v: number): void {
+    if (v >= 0) {
+      this.u64(v);
+      return;
+    }
     this.ensure(8);
-    this.buf.writeBigInt64LE(BigInt(v), this.pos);
+    const hi = Math.floor(v / 0x1_0000_0000);
+    this.view.setUint32(this.pos, v - hi * 0x1_0000_0000, true);
+    this.view.setInt32(this.pos + 4, hi, true);
     this.pos += 8;
   }
 
   f32(v: number): void {
     this.ensure(4);
-    this.buf.writeFloatLE(v, this.pos);
+    this.view.setFloat32(this.pos, v, true);
     this.pos += 4;
   }
 
   f64(v: number): void {
     this.ensure(8);
-    this.buf.writeDoubleLE(v, this.pos);
+    this.view.setFloat64(this.pos, v, true);
     this.pos += 8;
   }
 
   /** Unsigned LEB128, as RowBinary writes string and array lengths. */
   varuint(v: number): void {
     let x = v;
+    this.ensure(10);
     while (x >= 0x80) {
-      this.u8((x & 0x7f) | 0x80);
+      this.buf[this.pos++] = (x & 0x7f) | 0x80;
       x = Math.floor(x / 128);
     }
-    this.u8(x);
+    this.buf[this.pos++] = x;
   }
 
   string(s: string): void {
+    const n = s.length;
+    // Fast path: short ASCII strings (token texts, ids, names) are copied byte by byte.
+    if (n < 128) {
+      this.ensure(n + 1);
+      const start = this.pos;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.buf[start] = n;
+        this.pos = start + 1 + n;
+        return;
+      }
+    }
     const len = Buffer.byteLength(s, "utf8");
     this.varuint(len);
     this.ensure(len);
@@ -143,11 +174,27 @@ const array =
   (w, v) => {
     const xs = (v ?? []) as unknown[];
     w.varuint(xs.length);
-    for (const x of xs) inner(w, x);
+    for (let i = 0; i < xs.length; i++) inner(w, xs[i]);
   };
+
+/** Flat numeric arrays (importance, offsets, ids) skip the per-element closure. */
+function numberArray(type: ColumnSpec["type"]): Encode | undefined {
+  const write: ((w: ByteWriter, x: number) => void) | undefined =
+    type === "f32" ? (w, x) => w.f32(x) : type === "f64" ? (w, x) => w.f64(x) : type === "u32" ? (w, x) => w.u32(x) : type === "i32" ? (w, x) => w.i32(x) : type === "u8" ? (w, x) => w.u8(x) : undefined;
+  if (write === undefined) return undefined;
+  return (w, v) => {
+    const xs = (v ?? []) as number[];
+    w.varuint(xs.length);
+    for (let i = 0; i < xs.length; i++) write(w, xs[i] as number);
+  };
+}
 
 /** The encoder of one column, matching `columnType` in schemas/clickhouse/migrations.ts. */
 export function columnEncoder(col: ColumnSpec, dateTime64: boolean): Encode {
+  if (col.array === 1 && col.elementNullable !== true) {
+    const fast = numberArray(col.type);
+    if (fast !== undefined) return fast;
+  }
   let enc = scalarEncoder(col, dateTime64);
   if (col.array !== undefined) {
     if (col.elementNullable === true) enc = nullable(enc);

@@ -107,8 +107,15 @@ export function redactText(text: string): string {
   return maskRanges(text, findSensitive(text));
 }
 
+/** Whether any sensitive range overlaps [start, end) (no allocation: called per token). */
+export function overlapsAny(ranges: readonly SensitiveRange[], start: number, end: number): boolean {
+  for (const r of ranges) if (r.start < end && r.end > start) return true;
+  return false;
+}
+
 /** Kinds of sensitive ranges that overlap [start, end). */
 export function kindsIn(ranges: readonly SensitiveRange[], start: number, end: number): RedactionKind[] {
+  if (!overlapsAny(ranges, start, end)) return [];
   const kinds = new Set<RedactionKind>();
   for (const r of ranges) {
     if (r.start < end && r.end > start) for (const k of r.kinds) kinds.add(k);

@@ -11,7 +11,7 @@
 import type { AttributionResult, ResultToken } from "../../schemas/attribution-result.js";
 import { SinkError } from "../../src/errors.js";
 import type { RedactionKind, SensitiveRange } from "./redact.js";
-import { findSensitive, kindsIn, maskRanges, MASK_CHAR } from "./redact.js";
+import { findSensitive, kindsIn, maskRanges, MASK_CHAR, overlapsAny } from "./redact.js";
 
 export const storeTextModes = ["full", "redacted", "none"] as const;
 export type StoreTextMode = (typeof storeTextModes)[number];
@@ -189,7 +189,7 @@ function tokenTexts(tokens: readonly ResultToken[], mode: StoreTextMode, ranges:
   if (mode === "none") return [];
   if (mode === "full") return tokens.map((t) => t.text);
   return tokens.map((t) => {
-    if (kindsIn(ranges, t.start, t.end).length === 0) return t.text;
+    if (!overlapsAny(ranges, t.start, t.end)) return t.text;
     // A token whose text is its slice of the source is masked code unit by code unit; a token
     // decoded differently (a leading-space marker, a byte-level piece) is masked whole.
     return source.slice(t.start, t.end) === t.text ? maskRanges(t.text, ranges, t.start) : MASK_CHAR.repeat(t.text.length);
