@@ -1,76 +1,85 @@
 /**
- * `reagent-stream demo` (`npm run demo`): attribute the bundled sample logs with the bundled
- * models and print a readable summary; results go to demo-output/results.jsonl.
- * (The pipeline issue turns this into the full source -> sampler -> sink run.)
+ * `reagent-stream demo` (`npm run demo`): the whole pipeline on embedded defaults. The bundled
+ * sample logs (deploy/samples/) go through the file source, the mapper and the sampler, are
+ * attributed with the bundled toy model (models/tiny-lm), and land in the embedded DuckDB store
+ * and a JSONL file; then a terminal summary: each record's prompt as a heatmap, its top spans
+ * and segment shares, and the pipeline's counters. The settings are deploy/config/demo.yaml.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { z } from "zod";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
-import { RecordValidationError } from "../../errors.js";
-import { chatRoles } from "../../text/chat-template.js";
-import { BUNDLED_LM_DIR, buildEngine } from "../engine-factory.js";
 import { renderHeatmap, shouldColor } from "../render.js";
+import { loadWorkerConfig } from "./config.js";
+import { buildWorker, createLogger, formatSummary } from "./run.js";
 
-export const DEMO_RECORDS = resolve(import.meta.dirname, "../../../deploy/samples/demo-records.jsonl");
+const ROOT = resolve(import.meta.dirname, "../../..");
+export const DEMO_RECORDS = join(ROOT, "deploy/samples/demo-records.jsonl");
+export const DEMO_CONFIG = join(ROOT, "deploy/config/demo.yaml");
 
-const demoRecordSchema = z
-  .object({
-    id: z.string(),
-    prompt: z.union([z.string(), z.array(z.object({ role: z.enum(chatRoles), content: z.string() }).strict())]),
-    completion: z.string(),
-    segments: z.array(z.object({ name: z.string(), start: z.string(), end: z.string() }).strict()).optional(),
-  })
-  .strict();
+interface DemoFlags {
+  readonly config: string;
+  readonly out: string;
+  readonly keep?: boolean;
+}
 
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("Attribute the bundled sample logs with the bundled models and print a summary")
-    .option("--records <file>", "JSONL sample records", DEMO_RECORDS)
-    .option("--out <dir>", "where result files go", "demo-output")
-    .action(async (flags: { records: string; out: string }) => {
+    .description("Run the pipeline on the bundled sample logs with the bundled model (file source -> sampler -> attribution -> DuckDB) and print a summary")
+    .option("--config <file>", "demo worker config", DEMO_CONFIG)
+    .option("--out <dir>", "where the DuckDB store and results.jsonl go (the config's ${DEMO_OUT})", "demo-output")
+    .option("--keep", "keep the stores of an earlier run (results are deduplicated by attribution id)")
+    .action(async (flags: DemoFlags) => {
       await runDemo(flags);
     });
 }
 
-async function runDemo(flags: { records: string; out: string }): Promise<void> {
-  const lines = readFileSync(flags.records, "utf8").split("\n").filter((l) => l.trim().length > 0);
-  const records = lines.map((l, i) => {
-    const parsed = demoRecordSchema.safeParse(JSON.parse(l));
-    if (!parsed.success) {
-      throw new RecordValidationError({ what: `reading ${flags.records} line ${i + 1}`, why: parsed.error.issues.map((x) => `${x.path.join(".")}: ${x.message}`).join("; ") });
+async function runDemo(flags: DemoFlags): Promise<void> {
+  const out = resolve(flags.out);
+  const env = { ...process.env, DEMO_OUT: out };
+  // The demo config names paths relative to the package root (deploy/samples, models/tiny-lm).
+  const cwd = process.cwd();
+  process.chdir(ROOT);
+  let cfg;
+  try {
+    cfg = loadWorkerConfig(resolve(cwd, flags.config), env);
+  } finally {
+    process.chdir(cwd);
+  }
+  const rooted = <T extends { path: string }>(x: T): T => ({ ...x, path: resolve(ROOT, x.path) });
+  const source = cfg.source.type === "file" ? { ...cfg.source, path: typeof cfg.source.path === "string" ? resolve(ROOT, cfg.source.path) : cfg.source.path.map((p) => resolve(ROOT, p)), progress: "off" as const } : cfg.source;
+  const scorer = cfg.scorer?.kind === "local" && cfg.scorer.path !== undefined ? { ...cfg.scorer, path: resolve(ROOT, cfg.scorer.path) } : cfg.scorer;
+  const config = { ...cfg, source, ...(scorer ? { scorer } : {}), sinks: cfg.sinks.map((s) => (s.type === "clickhouse" ? s : rooted(s))) };
+  if (!flags.keep) {
+    for (const s of config.sinks) {
+      if (s.type === "clickhouse") continue;
+      for (const f of [s.path, `${s.path}.wal`]) if (f.startsWith(out) && existsSync(f)) rmSync(f);
     }
-    return parsed.data;
-  });
-  const built = await buildEngine({
-    model: BUNDLED_LM_DIR,
-    engine: { mode: "joint", sampler: "pos", num_probes: 8, max_steps: 300, seed: 42 },
-    // Each "[doc N] ..." passage up to the next passage or the question is retrieved context.
-    segments: [{ name: "retrieved_context", pattern: "\\[doc \\d+\\][^\\[]*?(?=\\s*(?:\\[doc|Question:))", flags: "" }],
-  });
+    if (config.dead_letter?.type === "jsonl" && config.dead_letter.path.startsWith(out) && existsSync(config.dead_letter.path)) rmSync(config.dead_letter.path);
+  }
+
   const color = shouldColor(process.stdout);
   const results: AttributionResult[] = [];
-  const t0 = performance.now();
-  try {
-    process.stdout.write(`reagent-stream demo: ${records.length} sample records, model ${built.model.scorer.info.id}, ReAGent joint mode, POS sampler\n\n`);
-    for (const r of records) {
-      const res = await built.engine.attribute({ prompt: r.prompt, completion: r.completion, context: { record_id: r.id } });
-      results.push(res);
-      const top = res.spans.slice(0, 3).map((s) => `${JSON.stringify(s.text)} ${(s.score * 100).toFixed(0)}%`).join(", ");
-      process.stdout.write(`■ ${r.id}  →  ${JSON.stringify(r.completion)}\n  ${renderHeatmap(res, { color }).replace(/\n/g, "\n  ")}\n  top spans: ${top}\n`);
-      const seg = res.segments.filter((s) => s.kind === "rule" || s.kind === "role");
-      if (seg.length > 0) process.stdout.write(`  shares: ${seg.map((s) => `${s.name} ${(s.share * 100).toFixed(0)}%`).join(", ")}\n`);
-      process.stdout.write(`  ${res.convergence.targets_converged}/${res.convergence.targets_total} targets converged · ${res.cost.sequences_evaluated} sequences · ${(res.timings.duration_ms / 1000).toFixed(2)} s\n\n`);
-    }
-  } finally {
-    await built.close();
+  const engineDesc = config.engine.method === "reagent" ? `ReAGent ${config.engine.mode} mode, ${config.engine.sampler} sampler, ${config.engine.num_probes} probes, ≤${config.engine.max_steps} steps` : config.engine.method;
+  process.stdout.write(`reagent-stream demo: ${DEMO_RECORDS.replace(`${ROOT}/`, "")} -> sampler -> ${engineDesc} on ${config.scorer?.path?.replace(`${ROOT}/`, "") ?? "?"} -> ${config.sinks.map((s) => s.type).join(" + ")}\n\n`);
+  const worker = await buildWorker(config, { logger: createLogger(config.logging.level), env, onResult: (r) => results.push(r) });
+  const summary = await worker.run();
+
+  for (const res of results) {
+    const top = res.spans
+      .slice(0, 3)
+      .map((s) => `${JSON.stringify(s.text)} ${(s.score * 100).toFixed(0)}%`)
+      .join(", ");
+    process.stdout.write(`■ ${res.context.record_id ?? "?"}  →  ${JSON.stringify(res.completion.text)}\n  ${renderHeatmap(res, { color }).replace(/\n/g, "\n  ")}\n  top spans: ${top}\n`);
+    const seg = res.segments.filter((s) => s.kind === "rule" || s.kind === "role");
+    if (seg.length > 0) process.stdout.write(`  shares: ${seg.map((s) => `${s.name} ${(s.share * 100).toFixed(0)}%`).join(", ")}\n`);
+    process.stdout.write(
+      `  ${res.convergence.targets_converged}/${res.convergence.targets_total} targets converged · ${res.cost.sequences_evaluated} sequences · ${(res.timings.duration_ms / 1000).toFixed(2)} s · attribution_id ${res.attribution_id}\n\n`,
+    );
   }
-  mkdirSync(flags.out, { recursive: true });
-  const file = join(flags.out, "results.jsonl");
-  writeFileSync(file, results.map((r) => JSON.stringify(r)).join("\n") + "\n");
-  const secs = (performance.now() - t0) / 1000;
-  const seqs = results.reduce((s, r) => s + r.cost.sequences_evaluated, 0);
-  process.stdout.write(`${results.length} attributions in ${secs.toFixed(1)} s (${seqs} model sequences); results: ${file}\n`);
+  process.stdout.write(`${formatSummary(summary).replace(/^reagent-stream: /, "pipeline: ")}\n`);
+  const stores = config.sinks.map((s) => (s.type === "clickhouse" ? `ClickHouse ${s.url}/${s.database}` : `${s.type === "duckdb" ? "DuckDB" : "JSONL"} ${s.path.replace(`${cwd}/`, "")}`));
+  process.stdout.write(`stored in: ${stores.join(", ")}${config.dead_letter?.type === "jsonl" ? `; dead letters: ${config.dead_letter.path.replace(`${cwd}/`, "")}` : ""}\n`);
+  process.stdout.write(`the same run as a worker: reagent-stream run --config ${flags.config === DEMO_CONFIG ? "deploy/config/demo.yaml" : flags.config}\n`);
 }

@@ -183,7 +183,7 @@ export function formatSummary(s: RunSummary): string {
     `reagent-stream: ${s.reason === "end_of_input" ? "input done" : s.reason === "stopped" ? "stopped" : "source failed"} after ${secs.toFixed(1)} s`,
     `  records ${st.consumed} (${secs > 0 ? Math.round(st.consumed / secs) : st.consumed}/s), parsed ${st.parsed}, dead-lettered ${dl}${dl > 0 ? ` ${JSON.stringify(st.deadLettered)}` : ""}`,
     `  sampled ${st.decisions.sampled}, skipped ${st.decisions.skipped} ${JSON.stringify(st.decisions.byReason)}`,
-    `  attributed ${st.attributed}${st.attributed > 0 ? ` (mean ${(st.attributionMs.total / st.attributed / 1000).toFixed(2)} s, max ${(st.attributionMs.max / 1000).toFixed(2)} s)` : ""}, failed attempts ${Object.values(st.failed).reduce((a, b) => a + b, 0)}`,
+    `  attributed ${st.attributed}${st.attributed > 0 ? ` (mean ${(st.attributionMs.total / st.attributed / 1000).toFixed(2)} s, max ${(st.attributionMs.max / 1000).toFixed(2)} s)` : ""}, failed attribution attempts ${Object.entries(st.failed).reduce((a, [k, n]) => (k.startsWith("attribute:") ? a + n : a), 0)}`,
   ];
   if (s.abandoned > 0) lines.push(`  ${s.abandoned} records unfinished at the drain deadline: left uncommitted, they will be redelivered`);
   return lines.join("\n");
