@@ -166,7 +166,7 @@ describe("file and stdin sources", () => {
     const bar = new ProgressBar("logs.jsonl", 1000, "auto", tty);
     bar.update(500, 10, true);
     bar.done(1000, 20);
-    expect(writes.join("")).toMatch(/logs\.jsonl \[#{12}\.{12}\]  50% 10 lines/);
+    expect(writes.join("")).toMatch(/logs\.jsonl \[#{12}\.{12}\] {2}50% 10 lines/);
     expect(writes[writes.length - 1]).toBe("\n");
     const quiet: string[] = [];
     new ProgressBar("x", 10, "auto", { isTTY: false, write: (s: string) => quiet.push(s) > 0 }).done(10, 1);
