@@ -29,4 +29,7 @@ $PY train.py mlm           # work/tiny-mlm.pt
 $PY export_onnx.py         # *.onnx, embed_tokens.f32, config.json; checks onnx == torch
 $PY evaluate.py            # eval/heldout.jsonl, metrics.json, README.md numbers
 $PY check_tokenizers.py    # JS tokenizer ids == Python tokenizer ids
+if [ -d ../node_modules/onnxruntime-node ]; then   # the TS runtime's packages load the files
+  (cd .. && node models/check_onnx_node.mjs 10)
+fi
 du -sh tiny-lm tiny-mlm eval

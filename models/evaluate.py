@@ -144,13 +144,13 @@ def hardware() -> str:
             model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         model = platform.processor() or "unknown CPU"
-    return f"{model}, {os.cpu_count()} cores, torch threads 2"
+    return f"{model} ({os.cpu_count()} cores), onnxruntime {ort.__version__} on CPU"
 
 
 def write_card(results: dict) -> None:
     """Replace the generated block of models/README.md with fresh numbers."""
     r = results
-    mb = lambda b: f"{b / 1e6:.2f} MB"  # noqa: E731
+    mb = lambda b: f"{b / 1e6:.2f} MB" if b >= 1e5 else f"{b / 1e3:.1f} kB"  # noqa: E731
     lines = ["| task | n | greedy first-token acc | greedy full-answer exact match |", "|---|---|---|---|"]
     for k, v in r["lm_heldout"].items():
         lines.append(f"| {k} | {v['n']} | {v['first_token_acc']:.1%} | {v['exact_match']:.1%} |")
