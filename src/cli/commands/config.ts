@@ -199,6 +199,23 @@ export function workerConfigJsonSchema(): Record<string, unknown> {
   };
 }
 
+/** Valid but dubious settings: one line each, printed by `config check` and logged at start. */
+export function configWarnings(c: WorkerConfig): string[] {
+  const w: string[] = [];
+  if (c.source.type === "kafka") {
+    if (c.sampling.rate >= 0.5 && c.sampling.budget === undefined && c.pipeline.attribution === "on") {
+      w.push(`sampling.rate ${c.sampling.rate} on a Kafka topic attributes that share of all traffic with no sampling.budget; attribution is far slower than logging`);
+    }
+    if (c.source.heartbeat_interval_ms * 3 > c.source.session_timeout_ms) {
+      w.push("source.heartbeat_interval_ms should be at most a third of source.session_timeout_ms, or a slow network can cause rebalances");
+    }
+    if (c.sinks.some((s) => s.type === "jsonl")) w.push("a jsonl sink on a Kafka worker: give each worker its own file (e.g. path: results-${HOSTNAME}.jsonl)");
+  }
+  if (c.engine.max_steps > 5000) w.push(`engine.max_steps ${c.engine.max_steps} is above 5000: unconverged targets get that expensive`);
+  if (c.pipeline.drain_timeout_ms >= 30_000) w.push(`pipeline.drain_timeout_ms ${c.pipeline.drain_timeout_ms} is not below Kubernetes' default 30 s grace period; the worker may be killed mid-drain`);
+  return w;
+}
+
 /** A one-paragraph description of a valid config, for `config check`. */
 export function describeConfig(c: WorkerConfig): string {
   const src =
@@ -241,6 +258,7 @@ export function registerConfig(program: Command): void {
         throw err;
       }
       if (!flags.quiet) process.stdout.write(`${file}: valid\n${describeConfig(cfg)}\n`);
+      for (const line of configWarnings(cfg)) process.stderr.write(`warning: ${line}\n`);
     });
   cmd
     .command("docs")

@@ -32,7 +32,7 @@ import { RecordMapper } from "../../pipeline/mapping/mapper.js";
 import { RecordSampler } from "../../pipeline/sampling/sampler.js";
 import { Pipeline, type PipelineStats, type RunSummary } from "../../pipeline/worker.js";
 import { BUNDLED_MLM_DIR, buildEngine, type BuiltEngine } from "../engine-factory.js";
-import { loadWorkerConfig, type WorkerConfig } from "./config.js";
+import { configWarnings, loadWorkerConfig, type WorkerConfig } from "./config.js";
 
 export interface BuildWorkerOptions {
   readonly logger?: Logger;
@@ -92,6 +92,7 @@ function buildSinks(cfg: WorkerConfig, metrics: PipelineMetrics, logger: Logger)
 /** Builds a worker from a validated config (loads the model, connects nothing yet but the scorer's self-test). */
 export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = {}): Promise<Worker> {
   const logger = opts.logger ?? createLogger(cfg.logging.level);
+  for (const line of configWarnings(cfg)) logger.warn({}, `config: ${line}`);
   let otel: OtelExport | undefined;
   if (cfg.otel !== undefined) otel = await createOtelExporter(cfg.otel, { log: logger, ...(opts.env ? { env: opts.env } : {}) });
   const metrics = otel?.metrics ?? noopMetrics;

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/errors.js";
-import { CONFIG_SECTIONS, generatedFiles, parseWorkerConfig, workerConfigSchema } from "../../../src/cli/commands/config.js";
+import { CONFIG_SECTIONS, configWarnings, generatedFiles, parseWorkerConfig, workerConfigSchema } from "../../../src/cli/commands/config.js";
 import { parseConfigText, substituteEnv } from "../../../src/pipeline/config-loader.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
@@ -87,6 +87,16 @@ describe("config loading", () => {
     expect(configError(`source: { type: file, path: x }\nscorer: { kind: local, path: m }\n`).path).toBe("sinks");
     expect(configError(`${minimal}\ndead_letter: { type: kafka, topic: dlq }\n`).path).toBe("dead_letter.brokers");
     expect(() => parseWorkerConfig(`source: { type: stdin }\npipeline: { attribution: "off" }\n`, "t", {})).not.toThrow();
+  });
+
+  it("warns about valid but dubious settings", () => {
+    const c = parseWorkerConfig(
+      `source: { type: kafka, brokers: b, topics: [t], group_id: g, heartbeat_interval_ms: 20000 }\nsampling: { rate: 1 }\nscorer: { kind: local, path: m }\nsinks: [{ type: jsonl, path: o }]\ndead_letter: { type: jsonl, path: d }\nengine: { max_steps: 9000 }\npipeline: { drain_timeout_ms: 60000 }\n`,
+      "t",
+      {},
+    );
+    expect(configWarnings(c)).toHaveLength(5);
+    expect(configWarnings(parseWorkerConfig(minimal, "t", {}))).toEqual([]);
   });
 
   it("reports YAML syntax errors with a position", () => {
