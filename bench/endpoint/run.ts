@@ -2,12 +2,13 @@
  * Attribution wall time through serve-model (HTTP) against in-process ONNX scoring, on the same
  * records, model and settings, for each protocol serve-model speaks.
  *
- *   node --import tsx bench/endpoint/run.ts [--records 20] [--rounds 3] [--probes 4] [--steps 30] [--kinds sglang,vllm]
+ *   node --import tsx bench/endpoint/run.ts [--records 20] [--rounds 2] [--probes 4] [--steps 30] [--kinds sglang,vllm]
  *
  * serve-model runs as a separate process (`reagent-stream serve-model --port 0`), as it would in
- * production; both sides use the same onnxruntime thread count. Each round runs in-process and
- * then every protocol; medians are reported with the HTTP/in-process ratio and a check that all
- * paths produced the same importance vectors.
+ * production; both sides use the same onnxruntime thread count. Within a round the paths
+ * alternate record by record (so load from elsewhere hits them alike); per-round totals and
+ * their medians are reported, with the HTTP/in-process ratio and a check that all paths
+ * produced the same importance vectors.
  *
  * Why the protocols differ: vLLM's `prompt_logprobs` returns every prompt position, so the
  * server must log-softmax all of them (a full pass over the vocabulary per position) even when
@@ -36,7 +37,7 @@ function sflag(name: string, def: string): string {
 }
 
 const N = flag("records", 20);
-const ROUNDS = flag("rounds", 3);
+const ROUNDS = flag("rounds", 2);
 const PROBES = flag("probes", 4);
 const STEPS = flag("steps", 30);
 const KINDS = sflag("kinds", "sglang,vllm").split(",") as ("vllm" | "vllm-echo" | "sglang")[];
@@ -123,16 +124,23 @@ async function main(): Promise<void> {
     await inproc.attribute(records[0] as AttributeRequest);
     for (const e of http.values()) await e.attribute(records[0] as AttributeRequest);
 
+    // Paths alternate record by record, so load from elsewhere on the machine hits them alike.
     const times = new Map<string, number[]>([["in-process", []], ...KINDS.map((k) => [k, []] as [string, number[]])]);
     const last = new Map<string, AttributionResult[]>();
+    const engines: [string, AttributionEngine][] = [["in-process", inproc], ...http];
     for (let round = 0; round < ROUNDS; round++) {
-      const x = await runAll(inproc, records);
-      times.get("in-process")?.push(x.ms);
-      last.set("in-process", x.results);
-      for (const [kind, e] of http) {
-        const y = await runAll(e, records);
-        times.get(kind)?.push(y.ms);
-        last.set(kind, y.results);
+      const total = new Map(engines.map(([name]) => [name, 0]));
+      const results = new Map(engines.map(([name]) => [name, [] as AttributionResult[]]));
+      for (const rec of records) {
+        for (const [name, e] of engines) {
+          const x = await runAll(e, [rec]);
+          total.set(name, (total.get(name) ?? 0) + x.ms);
+          results.get(name)?.push(...x.results);
+        }
+      }
+      for (const [name] of engines) {
+        times.get(name)?.push(total.get(name) ?? 0);
+        last.set(name, results.get(name) ?? []);
       }
     }
     const base = last.get("in-process") as AttributionResult[];

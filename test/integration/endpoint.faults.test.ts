@@ -105,7 +105,7 @@ describe("endpoint faults", () => {
     const c = await scorer.score(one, { topK: 3 }).catch((e: unknown) => e);
     expect(c).toBeInstanceOf(CircuitOpenError);
     expect((c as CircuitOpenError).retryInMs).toBeGreaterThan(0);
-    expect(performance.now() - t0).toBeLessThan(50);
+    expect(performance.now() - t0).toBeLessThan(200);
     expect(proxy.posts).toHaveLength(3); // rejected without a request
 
     await new Promise((r) => setTimeout(r, 650));

@@ -195,7 +195,8 @@ export class CompletionsProtocol implements ScoringProtocol {
   private fromEcho(c: Choice, s: ScoreSequence, sent: readonly number[], k: number, where: string): ScoredSequence {
     const lp = c.logprobs;
     if (!lp) throw new ScorerMismatchError({ what: where, why: "the choice has no logprobs; the server ignored echo + logprobs (OpenAI chat-era models and llama.cpp do)" });
-    const need = sent.length + (wantsNextSlot(s) ? 1 : 0);
+    // The next-token slot's entry may be missing (a server that stops at EOS without reporting it): then no alternatives.
+    const need = sent.length;
     if (lp.tokens.length < need || lp.token_logprobs.length < need) {
       throw new ScorerMismatchError({
         what: where,

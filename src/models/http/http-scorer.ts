@@ -39,7 +39,8 @@ export class HttpScorer implements Scorer {
     this.guard = opts.guard;
     const p = opts.protocol;
     this.info = {
-      id: `${p.kind}${p.variant === undefined ? "" : `+${p.variant}`}:${opts.model}@${opts.transport.endpoint}`,
+      // The model, not the replica that served it: results from any replica deduplicate.
+      id: `${p.kind}${p.variant === undefined ? "" : `+${p.variant}`}:${opts.model}`,
       kind: p.kind,
       model: opts.model,
       ...(p.note === undefined ? {} : { notes: [p.note] }),
@@ -73,7 +74,9 @@ export class HttpScorer implements Scorer {
     this.validate(batch);
     if (batch.length === 0) return [];
     const k = Math.max(1, Math.min(Math.floor(opts.topK), this.capabilities.maxTopK));
-    const per = this.protocol.sequencesPerRequest;
+    // As few requests as the per-request cap allows, of even size (40 at 32 per request: 20 + 20).
+    const count = Math.ceil(batch.length / this.protocol.sequencesPerRequest);
+    const per = Math.ceil(batch.length / count);
     const groups: (readonly ScoreSequence[])[] = [];
     for (let i = 0; i < batch.length; i += per) groups.push(batch.slice(i, i + per));
     // One failed group cancels the others: their answers would be thrown away.

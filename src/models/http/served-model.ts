@@ -158,7 +158,8 @@ export class ServedModel {
   /**
    * Greedy continuation of each prompt by up to `maxTokens` tokens (no KV cache: each step is a
    * full pass, fine for small models). `first` is the next-token slot already scored with the
-   * prompt; stops at EOS unless `ignoreEos`, and at `stopIds`. The stop token is not returned.
+   * prompt; stops after EOS unless `ignoreEos`, and after `stopIds`. The stop token is returned
+   * (as servers return it); callers leave it out of the text.
    */
   async generate(
     prompts: readonly (readonly number[])[],
@@ -181,13 +182,15 @@ export class ServedModel {
         const slot = s.pending as PositionScore;
         s.pending = undefined;
         const best = slot.top[0];
-        if (best === undefined || stops.has(best.id)) {
+        if (best === undefined) {
           s.stopped = true;
           continue;
         }
+        // Like vLLM, SGLang and TGI: the stop token is part of the output (ids and logprobs), not of the text.
         s.ids.push(best.id);
         s.seq.push(best.id);
         s.scores.push({ logprob: best.logprob, rank: 1, top: slot.top });
+        if (stops.has(best.id)) s.stopped = true;
       }
     }
     return state.map((s) => ({ ids: s.ids, scores: s.scores, stopped: s.stopped }));

@@ -162,6 +162,15 @@ describe("legacy echo + logprobs arrays", () => {
     expect(r!.positions[1]).toEqual({ position: 2, logprob: -6.0, topK: [5, 6], topKLogprobs: [-0.3, -1.9] });
   });
 
+  it("a server that stopped at EOS without an entry for it gives no next-token alternatives, not an error", () => {
+    const p = completions("openai");
+    const ids = [BOS, THE, CAT];
+    const body = { choices: [{ index: 0, finish_reason: "stop", logprobs: { tokens: ["<|endoftext|>", " the", " cat"], token_logprobs: [null, -1, -2], top_logprobs: [null, { " the": -1 }, { " cat": -2 }] } }] };
+    const [r] = p.parse(body, [{ ids, positions: [2, 3] }], 1);
+    expect(r!.positions[0]!.logprob).toBe(-2);
+    expect(r!.positions[1]).toEqual({ position: 3, logprob: null, topK: [], topKLogprobs: [] });
+  });
+
   it("a null token_logprob comes back as null, and the engine then fails clearly", () => {
     const p = completions("vllm-echo");
     const ids = [BOS, THE, CAT];
