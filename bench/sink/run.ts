@@ -5,9 +5,11 @@
  *   node --import tsx bench/sink/run.ts [--rows N] [--batch N] [--store clickhouse|duckdb|both]
  *                                       [--clickhouse-url URL] [--store-text full|redacted|none]
  *
- * Results are generated first (not timed), then written as a stream: at most `--in-flight`
- * unacknowledged writes, as the pipeline would keep. The clock stops when the last write
- * resolved, i.e. when the store confirmed the last batch. Each store runs `--repeat` times on a
+ * A pool of varied results is generated first (not timed); the N rows written are the pool's
+ * results under N distinct attribution ids (the heap holds what a worker would hold, not N
+ * results at once). They are written as a stream: at most `--in-flight` unacknowledged writes, as
+ * the pipeline would keep. The clock stops when the last write resolved, i.e. when the store
+ * confirmed the last batch. Each store runs `--repeat` times on a
  * fresh database / file; the best and the median run are printed. ClickHouse defaults to the
  * local test server (`npm run services:up`); a store that cannot be reached is reported and skipped.
  */
@@ -20,6 +22,7 @@ import { ClickHouseSink } from "../../connectors/clickhouse/sink.js";
 import { DuckDbSink } from "../../connectors/duckdb/sink.js";
 import type { AuditSink } from "../../connectors/sink-common/audit-sink.js";
 import type { StoreTextMode } from "../../connectors/sink-common/rows.js";
+import { REPO_ROOT } from "../../deploy/services/config.js";
 import { serviceEndpoints } from "../../deploy/services/index.js";
 import { errorMessage } from "../../src/errors.js";
 import { makeResults } from "../../test/conformance/attribution-fixtures.js";
@@ -28,7 +31,7 @@ const { values: args } = parseArgs({
   options: {
     rows: { type: "string", default: "20000" },
     batch: { type: "string", default: "5000" },
-    "in-flight": { type: "string", default: "20000" },
+    "in-flight": { type: "string", default: "10000" },
     repeat: { type: "string", default: "3" },
     store: { type: "string", default: "both" },
     "clickhouse-url": { type: "string" },
@@ -43,10 +46,14 @@ const repeat = Number(args.repeat);
 const storeText = args["store-text"] as StoreTextMode;
 const chUrl = args["clickhouse-url"] ?? serviceEndpoints().clickhouseUrl;
 
-async function writeAll(sink: AuditSink, results: ReturnType<typeof makeResults>): Promise<number> {
+type Results = ReturnType<typeof makeResults>;
+
+async function writeAll(sink: AuditSink, pool: Results, run: number): Promise<number> {
   const began = performance.now();
   const pending = new Set<Promise<void>>();
-  for (const r of results) {
+  for (let i = 0; i < N; i++) {
+    const base = pool[i % pool.length]!;
+    const r = { ...base, attribution_id: `${base.attribution_id.slice(0, 16)}-${run}-${i}` };
     const p: Promise<void> = sink.write(r).then(() => {
       pending.delete(p);
     });
@@ -60,17 +67,57 @@ async function writeAll(sink: AuditSink, results: ReturnType<typeof makeResults>
 interface Run {
   ms: number;
   rowsPerSec: number;
+  /** CPU seconds this process used (DuckDB's threads included). */
+  cpuS: number;
+  /** CPU seconds the local ClickHouse server used, when its pid is known. */
+  serverCpuS: number | undefined;
 }
 
-async function bench(name: string, open: (i: number) => Promise<{ sink: AuditSink; cleanup: () => Promise<void> }>, results: ReturnType<typeof makeResults>): Promise<Run[]> {
+/** utime + stime of a local process, in seconds (Linux /proc), or undefined. */
+function procCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of the test ClickHouse server started by `npm run services:up`, if it runs here. */
+function localClickHousePid(): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(REPO_ROOT, ".services", "clickhouse", "pid"), "utf8").trim());
+    return Number.isInteger(pid) && fs.existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function bench(
+  name: string,
+  open: (i: number) => Promise<{ sink: AuditSink; cleanup: () => Promise<void> }>,
+  pool: Results,
+  serverPid?: number,
+): Promise<Run[]> {
   const runs: Run[] = [];
   for (let i = 0; i < repeat; i++) {
     const { sink, cleanup } = await open(i);
     try {
       await sink.start();
-      const ms = await writeAll(sink, results);
-      runs.push({ ms, rowsPerSec: (results.length / ms) * 1000 });
-      console.log(`  ${name} run ${i + 1}: ${results.length} rows in ${(ms / 1000).toFixed(2)} s = ${Math.round((results.length / ms) * 1000)} rows/s`);
+      const cpu0 = process.cpuUsage();
+      const server0 = procCpuSeconds(serverPid);
+      const ms = await writeAll(sink, pool, i);
+      const cpu = process.cpuUsage(cpu0);
+      const cpuS = (cpu.user + cpu.system) / 1e6;
+      const server1 = procCpuSeconds(serverPid);
+      const serverCpuS = server0 === undefined || server1 === undefined ? undefined : server1 - server0;
+      runs.push({ ms, rowsPerSec: (N / ms) * 1000, cpuS, serverCpuS });
+      const server = serverCpuS === undefined ? "" : ` + server ${serverCpuS.toFixed(1)} s`;
+      console.log(
+        `  ${name} run ${i + 1}: ${N} rows in ${(ms / 1000).toFixed(2)} s = ${Math.round((N / ms) * 1000)} rows/s (CPU: writer ${cpuS.toFixed(1)} s${server})`,
+      );
     } finally {
       await sink.close().catch(() => undefined);
       await cleanup();
@@ -83,17 +130,20 @@ function summary(name: string, runs: Run[]): string {
   const sorted = [...runs].sort((a, b) => b.rowsPerSec - a.rowsPerSec);
   const best = sorted[0]!;
   const median = sorted[Math.floor(sorted.length / 2)]!;
-  return `${name.padEnd(10)} best ${Math.round(best.rowsPerSec)} rows/s, median ${Math.round(median.rowsPerSec)} rows/s (${runs.length} runs of ${N} rows)`;
+  // Rows per CPU-second of everything that worked on the writes (writer process + local server):
+  // what the write path costs, independent of how busy the machine was.
+  const perCpu = Math.round(N / (median.cpuS + (median.serverCpuS ?? 0)));
+  return `${name.padEnd(10)} best ${Math.round(best.rowsPerSec)} rows/s, median ${Math.round(median.rowsPerSec)} rows/s wall clock; ${perCpu} rows per CPU-second (${runs.length} runs of ${N} rows)`;
 }
 
 console.log(`bench/sink: ${N} attribution results (+ spans and segments), batch max_rows ${batch}, store_text ${storeText}, up to ${inFlight} writes in flight`);
 console.log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}, node ${process.version}`);
 const t0 = performance.now();
-const results = makeResults(N, 2024);
-const spans = results.reduce((s, r) => s + r.spans.length, 0);
-const segments = results.reduce((s, r) => s + r.segments.length, 0);
-const tokens = results.reduce((s, r) => s + r.prompt.tokens.length, 0);
-console.log(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${spans} span rows, ${segments} segment rows, ${(tokens / N).toFixed(1)} prompt tokens per result`);
+const results = makeResults(Math.min(N, 2000), 2024);
+const per = (f: (r: Results[number]) => number): string => (results.reduce((s, r) => s + f(r), 0) / results.length).toFixed(1);
+console.log(
+  `pool of ${results.length} results generated in ${((performance.now() - t0) / 1000).toFixed(1)} s; per result: ${per((r) => r.spans.length)} span rows, ${per((r) => r.segments.length)} segment rows, ${per((r) => r.prompt.tokens.length)} prompt tokens, ${per((r) => r.targets.reduce((s, t) => s + t.importance.length, 0))} matrix cells`,
+);
 
 const lines: string[] = [];
 const cfg = { store_text: storeText, batch: { max_rows: batch, max_wait_ms: 200 } };
@@ -114,6 +164,7 @@ if (args.store === "both" || args.store === "clickhouse") {
         });
       },
       results,
+      chUrl === serviceEndpoints().clickhouseUrl ? localClickHousePid() : undefined,
     );
     lines.push(`${summary("clickhouse", runs)} — ClickHouse ${v}`);
   } catch (err) {

@@ -126,6 +126,62 @@ export class ByteWriter {
     this.pos += this.buf.write(s, this.pos, len, "utf8");
   }
 
+  /** Array(Float32): length, then the values, with one capacity check. */
+  f32Array(xs: readonly number[]): void {
+    const n = xs.length;
+    this.varuint(n);
+    this.ensure(n * 4);
+    const v = this.view;
+    let p = this.pos;
+    for (let i = 0; i < n; i++, p += 4) v.setFloat32(p, xs[i] as number, true);
+    this.pos = p;
+  }
+
+  f64Array(xs: readonly number[]): void {
+    const n = xs.length;
+    this.varuint(n);
+    this.ensure(n * 8);
+    const v = this.view;
+    let p = this.pos;
+    for (let i = 0; i < n; i++, p += 8) v.setFloat64(p, xs[i] as number, true);
+    this.pos = p;
+  }
+
+  u32Array(xs: readonly number[]): void {
+    const n = xs.length;
+    this.varuint(n);
+    this.ensure(n * 4);
+    const v = this.view;
+    let p = this.pos;
+    for (let i = 0; i < n; i++, p += 4) v.setUint32(p, xs[i] as number, true);
+    this.pos = p;
+  }
+
+  i32Array(xs: readonly number[]): void {
+    const n = xs.length;
+    this.varuint(n);
+    this.ensure(n * 4);
+    const v = this.view;
+    let p = this.pos;
+    for (let i = 0; i < n; i++, p += 4) v.setInt32(p, xs[i] as number, true);
+    this.pos = p;
+  }
+
+  u8Array(xs: readonly number[]): void {
+    const n = xs.length;
+    this.varuint(n);
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = xs[i] as number;
+    this.pos = p;
+  }
+
+  stringArray(xs: readonly string[]): void {
+    this.varuint(xs.length);
+    for (let i = 0; i < xs.length; i++) this.string(xs[i] as string);
+  }
+
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
@@ -177,23 +233,40 @@ const array =
     for (let i = 0; i < xs.length; i++) inner(w, xs[i]);
   };
 
-/** Flat numeric arrays (importance, offsets, ids) skip the per-element closure. */
-function numberArray(type: ColumnSpec["type"]): Encode | undefined {
-  const write: ((w: ByteWriter, x: number) => void) | undefined =
-    type === "f32" ? (w, x) => w.f32(x) : type === "f64" ? (w, x) => w.f64(x) : type === "u32" ? (w, x) => w.u32(x) : type === "i32" ? (w, x) => w.i32(x) : type === "u8" ? (w, x) => w.u8(x) : undefined;
-  if (write === undefined) return undefined;
-  return (w, v) => {
-    const xs = (v ?? []) as number[];
-    w.varuint(xs.length);
-    for (let i = 0; i < xs.length; i++) write(w, xs[i] as number);
-  };
+const EMPTY: readonly never[] = [];
+
+/** Arrays of plain values (importance, offsets, ids, token texts): one specialised loop each. */
+function flatArray(type: ColumnSpec["type"]): Encode | undefined {
+  switch (type) {
+    case "f32":
+      return (w, v) => w.f32Array((v ?? EMPTY) as number[]);
+    case "f64":
+      return (w, v) => w.f64Array((v ?? EMPTY) as number[]);
+    case "u32":
+      return (w, v) => w.u32Array((v ?? EMPTY) as number[]);
+    case "i32":
+      return (w, v) => w.i32Array((v ?? EMPTY) as number[]);
+    case "u8":
+      return (w, v) => w.u8Array((v ?? EMPTY) as number[]);
+    case "string":
+      return (w, v) => w.stringArray((v ?? EMPTY) as string[]);
+    default:
+      return undefined;
+  }
 }
 
 /** The encoder of one column, matching `columnType` in schemas/clickhouse/migrations.ts. */
 export function columnEncoder(col: ColumnSpec, dateTime64: boolean): Encode {
   if (col.array === 1 && col.elementNullable !== true) {
-    const fast = numberArray(col.type);
+    const fast = flatArray(col.type);
     if (fast !== undefined) return fast;
+  }
+  if (col.array === 2 && col.type === "f32" && col.elementNullable !== true) {
+    return (w, v) => {
+      const rows = (v ?? EMPTY) as number[][];
+      w.varuint(rows.length);
+      for (let i = 0; i < rows.length; i++) w.f32Array(rows[i] as number[]);
+    };
   }
   let enc = scalarEncoder(col, dateTime64);
   if (col.array !== undefined) {
@@ -215,10 +288,14 @@ export function rowBinaryEncoder(spec: TableSpec, dateTime64: boolean): RowBinar
   return {
     columnList: `(${spec.columns.map((c) => `\`${c.name}\``).join(", ")})`,
     encode(rows) {
-      const w = new ByteWriter(Math.max(1 << 16, rows.length * 1024));
+      const w = new ByteWriter(Math.max(1 << 16, rows.length * 4096));
+      const n = cols.length;
       for (const row of rows) {
         const r = row as Record<string, unknown>;
-        for (const c of cols) c.enc(w, r[c.name]);
+        for (let i = 0; i < n; i++) {
+          const c = cols[i] as (typeof cols)[number];
+          c.enc(w, r[c.name]);
+        }
       }
       return w.bytes();
     },

@@ -183,7 +183,45 @@ function requireTime(value: string, field: string, id: string, precision: TimePr
   return t;
 }
 
-const f32 = (x: number): number => Math.fround(x);
+/** Float32 values as the store keeps them (a plain loop: this runs for every matrix cell). */
+function f32s(xs: readonly number[]): number[] {
+  const out = new Array<number>(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = Math.fround(xs[i] as number);
+  return out;
+}
+
+/** The per-token columns of one token list, filled in a single pass. */
+function tokenColumns(tokens: readonly ResultToken[]): {
+  ids: number[];
+  start: number[];
+  end: number[];
+  special: number[];
+  prot: number[];
+  segment: (string | null)[];
+  message: (number | null)[];
+} {
+  const n = tokens.length;
+  const c = {
+    ids: new Array<number>(n),
+    start: new Array<number>(n),
+    end: new Array<number>(n),
+    special: new Array<number>(n),
+    prot: new Array<number>(n),
+    segment: new Array<string | null>(n),
+    message: new Array<number | null>(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const t = tokens[i] as ResultToken;
+    c.ids[i] = t.id;
+    c.start[i] = t.start;
+    c.end[i] = t.end;
+    c.special[i] = t.special ? 1 : 0;
+    c.prot[i] = t.protected ? 1 : 0;
+    c.segment[i] = t.segment;
+    c.message[i] = t.message_index;
+  }
+  return c;
+}
 
 function tokenTexts(tokens: readonly ResultToken[], mode: StoreTextMode, ranges: readonly SensitiveRange[], source: string): string[] {
   if (mode === "none") return [];
@@ -224,9 +262,11 @@ export function toRows(result: AttributionResult, opts: RowOptions): StoredRows 
   for (const t of targets) {
     if (cells + t.importance.length > opts.maxMatrixCells) break;
     cells += t.importance.length;
-    matrix.push(t.importance.map(f32));
+    matrix.push(f32s(t.importance));
   }
 
+  const pt = tokenColumns(result.prompt.tokens);
+  const ct = tokenColumns(result.completion.tokens);
   const faith = result.faithfulness;
   const faithNames = faith === null ? [] : Object.keys(faith).sort();
 
@@ -263,23 +303,23 @@ export function toRows(result: AttributionResult, opts: RowOptions): StoredRows 
     completion_text: storedText(result.completion.text, mode, completionRanges),
     prompt_token_count: result.prompt.tokens.length,
     completion_token_count: result.completion.tokens.length,
-    prompt_token_ids: mode === "full" ? result.prompt.tokens.map((t) => t.id) : [],
+    prompt_token_ids: mode === "full" ? pt.ids : [],
     prompt_token_text: tokenTexts(result.prompt.tokens, mode, promptRanges, result.prompt.text),
-    prompt_token_start: result.prompt.tokens.map((t) => t.start),
-    prompt_token_end: result.prompt.tokens.map((t) => t.end),
-    prompt_token_special: result.prompt.tokens.map((t) => (t.special ? 1 : 0)),
-    prompt_token_protected: result.prompt.tokens.map((t) => (t.protected ? 1 : 0)),
-    prompt_token_segment: result.prompt.tokens.map((t) => t.segment),
-    prompt_token_message: result.prompt.tokens.map((t) => t.message_index),
+    prompt_token_start: pt.start,
+    prompt_token_end: pt.end,
+    prompt_token_special: pt.special,
+    prompt_token_protected: pt.prot,
+    prompt_token_segment: pt.segment,
+    prompt_token_message: pt.message,
     message_role: result.prompt.messages.map((m) => m.role),
     message_start: result.prompt.messages.map((m) => m.start),
     message_end: result.prompt.messages.map((m) => m.end),
-    completion_token_ids: mode === "full" ? result.completion.tokens.map((t) => t.id) : [],
+    completion_token_ids: mode === "full" ? ct.ids : [],
     completion_token_text: tokenTexts(result.completion.tokens, mode, completionRanges, result.completion.text),
-    completion_token_start: result.completion.tokens.map((t) => t.start),
-    completion_token_end: result.completion.tokens.map((t) => t.end),
-    completion_token_special: result.completion.tokens.map((t) => (t.special ? 1 : 0)),
-    importance: result.sequence.importance.map(f32),
+    completion_token_start: ct.start,
+    completion_token_end: ct.end,
+    completion_token_special: ct.special,
+    importance: f32s(result.sequence.importance),
     target_index: targets.map((t) => t.index),
     target_p_original: targets.map((t) => t.p_original),
     target_converged: targets.map((t) => (t.converged ? 1 : 0)),
@@ -307,52 +347,54 @@ export function toRows(result: AttributionResult, opts: RowOptions): StoredRows 
     warnings: [...result.warnings],
   };
 
-  const common = {
+  // Explicit literals (no spreads): one object shape per table, which keeps this loop cheap.
+  const spans: SpanRow[] = result.spans.map((sp) => {
+    const kinds = kindsIn(promptRanges, sp.start, sp.end);
+    let text: string | null = sp.text;
+    if (mode === "none") text = null;
+    else if (mode === "redacted" && kinds.length > 0) {
+      text = result.prompt.text.slice(sp.start, sp.end) === sp.text ? maskRanges(sp.text, promptRanges, sp.start) : MASK_CHAR.repeat(sp.text.length);
+    }
+    return {
+      attribution_id: id,
+      tenant_id: tenant,
+      model,
+      day,
+      event_time: eventTime,
+      logged_model: ctx.logged_model,
+      trace_id: ctx.trace_id,
+      response_id: ctx.response_id,
+      user_id: ctx.user_id,
+      session_id: ctx.session_id,
+      rank: sp.rank,
+      text,
+      char_start: sp.start,
+      char_end: sp.end,
+      token_start: sp.token_start,
+      token_end: sp.token_end,
+      segment: sp.segment,
+      role: sp.role,
+      message_index: sp.message_index,
+      score: sp.score,
+      pii: kinds,
+    };
+  });
+
+  const segments: SegmentRow[] = result.segments.map((sg, ordinal) => ({
     attribution_id: id,
     tenant_id: tenant,
     model,
     day,
     event_time: eventTime,
     logged_model: ctx.logged_model,
-  };
-
-  const spans: SpanRow[] = result.spans.map((s) => {
-    const kinds = kindsIn(promptRanges, s.start, s.end);
-    let text: string | null = s.text;
-    if (mode === "none") text = null;
-    else if (mode === "redacted" && kinds.length > 0) {
-      text = result.prompt.text.slice(s.start, s.end) === s.text ? maskRanges(s.text, promptRanges, s.start) : MASK_CHAR.repeat(s.text.length);
-    }
-    return {
-      ...common,
-      trace_id: ctx.trace_id,
-      response_id: ctx.response_id,
-      user_id: ctx.user_id,
-      session_id: ctx.session_id,
-      rank: s.rank,
-      text,
-      char_start: s.start,
-      char_end: s.end,
-      token_start: s.token_start,
-      token_end: s.token_end,
-      segment: s.segment,
-      role: s.role,
-      message_index: s.message_index,
-      score: s.score,
-      pii: kinds,
-    };
-  });
-
-  const segments: SegmentRow[] = result.segments.map((s, ordinal) => ({
-    ...common,
     engine_version: result.engine_version,
     config_hash: result.config_hash,
     ordinal,
-    name: s.name,
-    kind: s.kind,
-    message_index: s.message_index,
-    share: s.share,
-    tokens: s.tokens,
+    name: sg.name,
+    kind: sg.kind,
+    message_index: sg.message_index,
+    share: sg.share,
+    tokens: sg.tokens,
   }));
 
   return { attribution, spans, segments };
