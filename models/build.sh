@@ -25,7 +25,7 @@ export PYTHONHASHSEED=0
 $PY gen_data.py            # work/data: training texts, held-out candidates
 $PY train_tokenizers.py    # tiny-lm/ and tiny-mlm/ tokenizer.json + tokenizer_config.json
 $PY train.py lm --device "${LM_DEVICE:-cpu}"   # work/tiny-lm.pt (LM_DEVICE=cuda if you have a GPU)
-$PY train.py mlm           # work/tiny-mlm.pt
+$PY train.py mlm --threads 1   # work/tiny-mlm.pt (the committed one was trained exactly so)
 $PY export_onnx.py         # *.onnx, embed_tokens.f32, config.json; checks onnx == torch
 $PY evaluate.py            # eval/heldout.jsonl, metrics.json, README.md numbers
 $PY check_tokenizers.py    # JS tokenizer ids == Python tokenizer ids

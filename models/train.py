@@ -100,7 +100,7 @@ def mlm_corrupt(ids, mask, tok: Tokenizer, prob: float, gen: torch.Generator):
     return inp, labels
 
 
-def describe_device(dev: torch.device) -> str:
+def describe_device(dev: torch.device, threads: int) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     try:
@@ -108,7 +108,7 @@ def describe_device(dev: torch.device) -> str:
             name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         name = "CPU"
-    return f"{name} ({THREADS} threads)"
+    return f"{name} ({threads} threads)"
 
 
 @torch.no_grad()
@@ -137,6 +137,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="override step count")
     ap.add_argument("--device", default="cpu",
                     help="cpu (the reference build) or cuda; cuda runs are not bit-identical to cpu")
+    ap.add_argument("--threads", type=int, default=THREADS,
+                    help="torch CPU threads; results are bit-identical only for the same count. "
+                         "1 copes far better than 2 on an oversubscribed machine")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a CONFIGS entry (experiments only)")
     args = ap.parse_args()
@@ -146,7 +149,8 @@ def main() -> None:
     for kv in args.set:
         k, v = kv.split("=", 1)
         cfg[k] = type(cfg[k])(v)
-    torch.set_num_threads(THREADS)
+    threads = args.threads
+    torch.set_num_threads(threads)
     if args.device.startswith("cuda"):
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     dev = torch.device(args.device)
@@ -221,11 +225,11 @@ def main() -> None:
     torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "device": args.device, "config": cfg, "vocab_size": tok.get_vocab_size(),
                 "n_params": n_params, "train_seconds": elapsed, "train_tokens": tokens, "steps_done": steps_done,
-                "threads": THREADS, "torch": torch.__version__},
+                "threads": threads, "torch": torch.__version__},
                os.path.join(WORK, f"tiny-{args.kind}.pt"))
     with open(os.path.join(WORK, f"train-{args.kind}.json"), "w") as f:
         json.dump({"seconds": elapsed, "steps": steps_done, "max_steps": cfg["steps"], "tokens": tokens, "params": n_params,
-                   "device": describe_device(dev), "torch": torch.__version__,
+                   "device": describe_device(dev, threads), "torch": torch.__version__,
                    "command": "python models/train.py " + " ".join(sys.argv[1:])}, f)
     print(f"{args.kind}: trained {steps_done} steps in {elapsed:.0f}s", flush=True)
 
