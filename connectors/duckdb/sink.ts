@@ -44,7 +44,8 @@ export function classifyDuckDbError(err: unknown): ErrorClass {
 /**
  * Rows are staged as one JSON text per row and unpacked by DuckDB with `json_transform` into a
  * struct of the table's column types (one parse per row, vectorised, in C++): appending ~75
- * typed values per row through the appender costs several times more in JS.
+ * typed values per row through the appender (list values built element by element in JS) took
+ * about twice as long (measured: 5.7 s against 3.0 s for 4,000 results).
  */
 function jsonStructType(spec: TableSpec): string {
   return JSON.stringify(Object.fromEntries(spec.columns.map((col) => [col.name, duckColumnType(col)])));
