@@ -149,6 +149,20 @@ describe("BatchWriter", () => {
     await Promise.all(ps);
   });
 
+  it("with concurrency 2, starts the next batch while the first is in flight, in order, never more", async () => {
+    const store = controlledStore();
+    const w = writer(store, { concurrency: 2 });
+    const ps = ["a", "b", "c", "d", "e", "f", "g", "h", "i"].map((id) => w.write({ id }));
+    await flushMicrotasks();
+    expect(store.calls.map((c) => c.seq)).toEqual([1, 2]);
+    store.pending[1]!.resolve(); // the second finishes first: the third may start
+    await flushMicrotasks();
+    expect(store.calls.map((c) => c.seq)).toEqual([1, 2, 3]);
+    store.pending[0]!.resolve();
+    store.pending[2]!.resolve();
+    await Promise.all(ps);
+  });
+
   it("a failed batch does not stop the next one; flush rejects when a batch it waited for failed", async () => {
     const store = controlledStore();
     const w = writer(store, { classify: () => ({ retryable: false }) });
