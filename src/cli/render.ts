@@ -24,7 +24,17 @@ const RESET = "\x1b[0m";
 
 export function renderHeatmap(r: AttributionResult, opts: RenderOptions): string {
   const scores = r.sequence.importance;
-  const max = Math.max(1e-12, ...scores);
+  const eligible = r.prompt.tokens.map((t, i) => ({ t, i })).filter(({ t }) => !t.protected && t.end > t.start);
+  const vals = eligible.map(({ i }) => scores[i] ?? 0);
+  const max = Math.max(1e-12, ...vals);
+  const min = Math.min(max, ...vals);
+  // Without colour, mark the top tenth of tokens (1 to 8 of them) with [[…]].
+  const marked = new Set(
+    [...eligible]
+      .sort((a, b) => (scores[b.i] ?? 0) - (scores[a.i] ?? 0))
+      .slice(0, Math.max(1, Math.min(8, Math.round(eligible.length / 10))))
+      .map(({ i }) => i),
+  );
   const text = r.prompt.text;
   let out = "";
   let cursor = 0;
@@ -32,9 +42,9 @@ export function renderHeatmap(r: AttributionResult, opts: RenderOptions): string
     if (t.end <= t.start || t.start < cursor) return;
     out += text.slice(cursor, t.start);
     const piece = text.slice(t.start, t.end);
-    const v = (scores[i] ?? 0) / max;
-    if (opts.color) out += `${heat(v)}${piece}${RESET}`;
-    else out += v >= 0.5 ? `[[${piece}]]` : piece;
+    const v = max > min ? ((scores[i] ?? 0) - min) / (max - min) : 0;
+    if (opts.color) out += t.protected ? piece : `${heat(v)}${piece}${RESET}`;
+    else out += marked.has(i) ? `[[${piece}]]` : piece;
     cursor = t.end;
   });
   out += text.slice(cursor);
