@@ -140,6 +140,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=THREADS,
                     help="torch CPU threads; results are bit-identical only for the same count. "
                          "1 copes far better than 2 on an oversubscribed machine")
+    ap.add_argument("--out-dir", default=WORK, help="where the checkpoint and train-*.json go")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a CONFIGS entry (experiments only)")
     args = ap.parse_args()
@@ -221,13 +222,13 @@ def main() -> None:
                 break
     steps_done = step + 1
     elapsed = time.time() - t0
-    os.makedirs(WORK, exist_ok=True)
+    os.makedirs(args.out_dir, exist_ok=True)
     torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                 "device": args.device, "config": cfg, "vocab_size": tok.get_vocab_size(),
                 "n_params": n_params, "train_seconds": elapsed, "train_tokens": tokens, "steps_done": steps_done,
                 "threads": threads, "torch": torch.__version__},
-               os.path.join(WORK, f"tiny-{args.kind}.pt"))
-    with open(os.path.join(WORK, f"train-{args.kind}.json"), "w") as f:
+               os.path.join(args.out_dir, f"tiny-{args.kind}.pt"))
+    with open(os.path.join(args.out_dir, f"train-{args.kind}.json"), "w") as f:
         json.dump({"seconds": elapsed, "steps": steps_done, "max_steps": cfg["steps"], "tokens": tokens, "params": n_params,
                    "device": describe_device(dev, threads), "torch": torch.__version__,
                    "command": "python models/train.py " + " ".join(sys.argv[1:])}, f)
