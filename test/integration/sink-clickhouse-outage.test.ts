@@ -20,15 +20,22 @@ import { loadServicesConfig } from "../../deploy/services/index.js";
 import { SinkError } from "../../src/errors.js";
 import { makeResults } from "../conformance/attribution-fixtures.js";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
+/** `n` distinct free ports: all are held open until every one is known, then released. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const srv = net.createServer();
+          srv.once("error", reject);
+          srv.listen(0, "127.0.0.1", () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -82,7 +89,7 @@ describe("ClickHouse sink when the server stops mid-batch (private server)", () 
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "reagent-ch-outage-"));
-    const [http, tcp, kafka, controller] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [http, tcp, kafka, controller] = (await freePorts(4)) as [number, number, number, number];
     const cfg = loadServicesConfig({
       ...process.env,
       REAGENT_SERVICES_DIR: dir,
