@@ -53,7 +53,7 @@ class PrivateClickHouse {
     const out = fs.openSync(spec.consoleLog, "a");
     this.child = spawn(spec.cmd, spec.args, { stdio: ["ignore", out, out] });
     fs.closeSync(out);
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 180_000; // a loaded CI machine can take long to start a fresh server
     for (;;) {
       if (this.child.exitCode !== null) throw new Error(`private clickhouse-server exited with ${this.child.exitCode}; see ${spec.consoleLog}`);
       const probe = await this.driver.probe(2000);
@@ -102,7 +102,7 @@ describe("ClickHouse sink when the server stops mid-batch (private server)", () 
     await driver.install(() => undefined);
     server = new PrivateClickHouse(driver, `http://127.0.0.1:${http}`);
     await server.start();
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await server?.kill();
@@ -151,7 +151,7 @@ describe("ClickHouse sink when the server stops mid-batch (private server)", () 
     } finally {
       await sink.close();
     }
-  }, 120_000);
+  }, 240_000);
 
   it("killed (SIGKILL) mid-batch and restarted: acknowledged rows survive, the rest is retried and lands once", async () => {
     const sink = sinkFor("outage_kill", 60);
