@@ -125,7 +125,15 @@ export class ClickHouseSink implements AuditSink {
       });
     }
     this.client = client;
-    if (this.config.migrate) await this.migrate();
+    if (this.config.migrate) {
+      try {
+        await this.migrate();
+      } catch (err) {
+        this.client = undefined;
+        await client.close().catch(() => undefined);
+        throw err;
+      }
+    }
     const retry = this.config.retry;
     this.writer = new BatchWriter<StoredRows>({
       sink: this.name,

@@ -108,7 +108,14 @@ export class DuckDbSink implements AuditSink {
       this.closeHandles();
       throw this.fail(`opening DuckDB file ${this.config.path}`, err);
     }
-    if (this.config.migrate && !this.config.read_only) await this.migrate();
+    if (this.config.migrate && !this.config.read_only) {
+      try {
+        await this.migrate();
+      } catch (err) {
+        this.closeHandles();
+        throw err;
+      }
+    }
     if (this.config.read_only) return;
     await this.prepareStaging();
     const retry = this.config.retry;

@@ -89,3 +89,16 @@ describe("coverage rows", () => {
     expect(() => coverageRow({ source: "t", consumed: 1, sampled: 0, window_start: "soon" }, "s")).toThrow(ConfigError);
   });
 });
+
+describe("starting a store that is not there", () => {
+  it("ClickHouse: an unreachable server is a retryable SinkError", async () => {
+    const sink = new ClickHouseSink({ type: "clickhouse", url: "http://127.0.0.1:1", request_timeout_ms: 1000 });
+    await expect(sink.start()).rejects.toMatchObject({ code: "sink_failed", sink: "clickhouse", retryable: true });
+    await expect(sink.write({} as never)).rejects.toMatchObject({ code: "sink_failed", retryable: false });
+  });
+
+  it("DuckDB: a missing file opened read-only is a SinkError", async () => {
+    const sink = new DuckDbSink({ type: "duckdb", path: "/nonexistent/dir/x.duckdb", read_only: true });
+    await expect(sink.start()).rejects.toMatchObject({ code: "sink_failed", sink: "duckdb" });
+  });
+});

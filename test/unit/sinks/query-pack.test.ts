@@ -52,6 +52,14 @@ describe("audit query pack", () => {
     }
   });
 
+  it("docs/queries.md documents every query and parameter (regenerate: node --import tsx bench/sink/query-docs.ts)", () => {
+    const doc = fs.readFileSync(path.join(import.meta.dirname, "../../../docs/queries.md"), "utf8");
+    for (const q of pack) {
+      expect(doc, q.name).toContain(`### \`${q.name}\` — ${q.title}`);
+      for (const p of q.params) expect(doc, `${q.name}.${p.name}`).toContain(`| \`${p.name}\` | ${p.type} |`);
+    }
+  });
+
   it("resolveParams fills defaults, coerces text, and rejects unknown or missing parameters", () => {
     const q = findQuery("spans_matching_pattern");
     expect(resolveParams(q, { max_rank: "3" })).toMatchObject({ max_rank: 3, tenant: "", from: "1970-01-01" });
