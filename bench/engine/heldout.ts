@@ -3,7 +3,7 @@
  * agreement and RAG copy items whose causal prompt tokens are known by construction), for every
  * method and mode, plus per-target agreement between joint and reference mode.
  *
- *   node --import tsx bench/engine/heldout.ts [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16]
+ *   node --import tsx bench/engine/heldout.ts [--per-task N] [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16] [--methods a,b]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
@@ -23,7 +23,9 @@ const methods: { name: string; cfg: EngineConfigInput }[] = [
 ];
 const only = arg("methods", methods.map((m) => m.name).join(",")).split(",");
 
-const items = loadHeldout().slice(0, limit);
+const perTask = Number(arg("per-task", "0"));
+const all = loadHeldout();
+const items = (perTask > 0 ? [...new Set(all.map((i) => i.task))].flatMap((t) => all.filter((i) => i.task === t).slice(0, perTask)) : all).slice(0, limit);
 const model = await sharedModel();
 const results = new Map<string, AttributionResult[]>();
 const rows: Record<string, unknown>[] = [];

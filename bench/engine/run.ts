@@ -37,7 +37,8 @@ const promptLens = records.map((r) => tok.encode(r.prompt).ids.length);
 console.log(`${records.length} records; prompt tokens mean ${mean(promptLens).toFixed(1)}; completion tokens ${G}; sampler ${sampler}; B=16; T_max=${maxSteps}`);
 
 const out: Record<string, { calls: number; seqs: number; tokens: number; ms: number; r1: number; r3: number; conv: number; results: AttributionResult[] }> = {};
-for (const mode of ["joint", "reference"] as const) {
+const modes = arg("modes", "joint,reference").split(",") as ("joint" | "reference")[];
+for (const mode of modes) {
   const built = await engineFor(model, { mode, sampler, max_steps: maxSteps, check_every: checkEvery });
   const results: AttributionResult[] = [];
   const t0 = performance.now();
@@ -59,8 +60,9 @@ for (const mode of ["joint", "reference"] as const) {
       `targets converged ${pct(o.conv)}  first-target recall@1 ${pct(o.r1)} recall@3 ${pct(o.r3)}`,
   );
 }
-const j = out.joint!;
-const r = out.reference!;
+const j = out.joint;
+const r = out.reference;
+if (!j || !r) process.exit(0);
 const ag = j.results.flatMap((x, i) => targetAgreement(x, r.results[i]!));
 console.log(
   `reference / joint: model calls ${(r.calls / j.calls).toFixed(1)}x, sequences ${(r.seqs / j.seqs).toFixed(1)}x, tokens ${(r.tokens / j.tokens).toFixed(1)}x, wall time ${(r.ms / j.ms).toFixed(1)}x`,

@@ -41,8 +41,8 @@ export const engineConfigSchema = z
       .number()
       .int()
       .min(1)
-      .default(1)
-      .describe("Joint mode: run a probe's stopping check every this many steps, and at once when its top-n set changed"),
+      .default(4)
+      .describe("Joint mode: run a probe's stopping check after every this-many updates it received (1 = every step, as published; reference mode always checks every step)"),
     max_targets: z.number().int().min(1).default(64).describe("Attribute at most this many completion tokens (the first ones)"),
     mlm_top_k: z.number().int().min(1).default(5).describe("mlm sampler: draw among the masked LM's top-k predictions (1 = argmax)"),
     self_top_k: z.number().int().min(1).default(5).describe("self sampler: draw among the target model's top-k predictions"),

@@ -10,8 +10,9 @@
  *   step's update: the replacement of its context is independent of that event, so the skip
  *   biases nothing, it only costs target t a step.
  * - Stopping checks of every live (target, probe) pair go out in one batch call.
- * - `check_every` > 1 checks a probe only when its top-n set changed since its last check or
- *   every `check_every` steps (a documented deviation that trades detection delay for calls).
+ * - `check_every` > 1 checks a probe after every `check_every`-th update it received (and at
+ *   the last step), a documented deviation: detection is delayed by up to check_every−1 updates,
+ *   which the probe spends refining its scores; checks shrink by that factor.
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */
@@ -83,6 +84,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
     const sent = requests.map((r, j) => ({ r, j })).filter(({ r }) => r.positions.length > 0);
     const scoredSent = await deps.scorer.score(sent.map(({ r }) => r), opts);
     const scored = new Map(sent.map(({ j }, k) => [j, scoredSent[k]]));
+    const updated = new Set<string>();
     probeIdx.forEach((b, j) => {
       const mask = masks[j] as boolean[];
       const byPos = new Map((scored.get(j)?.positions ?? []).map((p) => [p.position, p]));
@@ -91,6 +93,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         const p = probabilityOf(byPos.get(s.position)?.logprob ?? null, `scoring a joint update step at position ${s.position}`);
         applyUpdate(s.probes.z[b] as Float64Array, mask, s.replaceable, s.pOrig - p, cfg.clamp_eps);
         s.probes.steps[b] = (s.probes.steps[b] as number) + 1;
+        updated.add(`${s.t}:${b}`);
       }
     });
 
@@ -101,10 +104,10 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         // Update first, then check (as the original orders each step): no check before a probe's first update.
         if ((s.probes.steps[b] as number) === 0) continue;
         const z = s.probes.z[b] as Float64Array;
+        // Check right after an update (the original's order), on every check_every-th update.
+        const last = step >= cfg.max_steps;
+        if (!last && (!updated.has(`${s.t}:${b}`) || (s.probes.steps[b] as number) % cfg.check_every !== 0)) continue;
         const { replace, signature } = stoppingReplacement(z, s.replaceable, cfg.keep_top_n);
-        const changed = signature !== s.probes.lastKeep[b];
-        const dueByTime = step - (s.probes.lastCheckStep[b] as number) >= cfg.check_every;
-        if (cfg.check_every > 1 && !changed && !dueByTime) continue;
         due.push({ s, b, ids: seq.slice(0, s.position), replace, signature });
       }
     }
