@@ -29,7 +29,7 @@ CONFIGS = {
     # tasks reaches `target` (checked every 500 steps), else at `steps`.
     "lm": dict(d_model=128, n_layers=4, n_heads=4, steps=8000, batch=32, lr=2e-3,
                warmup=200, answer_weight=5.0, target=0.97),
-    "mlm": dict(d_model=128, n_layers=3, n_heads=4, steps=2500, batch=32, lr=2e-3,
+    "mlm": dict(d_model=128, n_layers=3, n_heads=4, steps=4000, batch=32, lr=2e-3,
                 warmup=200, mask_prob=0.15),
 }
 THREADS = 2
