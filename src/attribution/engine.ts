@@ -248,7 +248,8 @@ export class AttributionEngine {
       },
       timings: { started_at: startedAt.toISOString(), duration_ms: Math.round(durationMs * 1000) / 1000 },
       faithfulness: null,
-      warnings: out.warnings,
+      // Scorer caveats (e.g. an endpoint without prompt top-k) travel with every result.
+      warnings: [...(this.model.scorer.info.notes ?? []), ...out.warnings],
     };
   }
 }

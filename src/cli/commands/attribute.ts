@@ -9,6 +9,7 @@ import { methodIds, modeIds, samplerIds, type EngineConfigInput } from "../../at
 import { ConfigError } from "../../errors.js";
 import { chatRoles, type ChatMessage } from "../../text/chat-template.js";
 import type { SegmentRule } from "../../text/segments.js";
+import { loadAttributionModel, scorerConfigFromSpec } from "../../models/endpoint.js";
 import { BUNDLED_LM_DIR, buildEngine } from "../engine-factory.js";
 import { progressLine, renderResult, shouldColor } from "../render.js";
 
@@ -39,6 +40,7 @@ function segmentArg(v: string, prev: SegmentRule[] = []): SegmentRule[] {
 
 interface AttributeFlags {
   model: string;
+  tokenizer?: string;
   prompt?: string;
   promptFile?: string;
   messages?: string;
@@ -66,7 +68,8 @@ export function registerAttribute(program: Command): void {
   program
     .command("attribute")
     .description("Attribute one completion to its prompt tokens and show which spans drove it")
-    .option("--model <dir>", "local ONNX model directory (model.onnx, config.json, tokenizer.json)", BUNDLED_LM_DIR)
+    .option("--model <dir|kind+url>", "local ONNX model directory, or an endpoint such as vllm+http://host:8000/model (see docs/endpoints.md)", BUNDLED_LM_DIR)
+    .option("--tokenizer <dir>", "directory with the endpoint model's tokenizer.json (required for endpoints)")
     .option("--prompt <text>", "the prompt text")
     .option("--prompt-file <path>", "read the prompt text from a file")
     .option("--messages <file>", "a JSON array of chat messages [{role, content}] rendered with the model's chat template")
@@ -123,12 +126,18 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
     ...(flags.maxTargets === undefined ? {} : { max_targets: flags.maxTargets }),
     ...(flags.checkEvery === undefined ? {} : { check_every: flags.checkEvery }),
   };
+  const model = await loadAttributionModel(
+    scorerConfigFromSpec(flags.model, {
+      ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }),
+      ...(flags.threads === undefined ? {} : { intra_op_threads: flags.threads }),
+    }),
+    { log: (text) => process.stderr.write(`${text}\n`) },
+  );
   const built = await buildEngine({
-    model: flags.model,
+    model,
     engine: engineCfg,
     ...(flags.mlmModel ? { mlmModel: flags.mlmModel } : {}),
     ...(flags.segment ? { segments: flags.segment } : {}),
-    ...(flags.threads === undefined ? {} : { intraOpThreads: flags.threads }),
   });
   const progress = progressLine(process.stderr);
   try {
@@ -159,5 +168,6 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
   } finally {
     progress.done();
     await built.close();
+    await model.close();
   }
 }
