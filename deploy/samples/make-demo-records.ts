@@ -20,7 +20,7 @@ const prompts: { id: string; prompt: string | ChatMessage[]; maxNew: number }[] 
   },
   {
     id: "longra-peru",
-    prompt: "After the long drive across Peru, we parked the van and ate a late dinner. (The waiter kept talking about football.) The next morning we walked around the capital,",
+    prompt: "It was my first time in Peru, and everything felt new. (I was reading a long novel about whales at the time.) I rented a small flat in the capital of the country,",
     maxNew: 1,
   },
   {
@@ -30,14 +30,14 @@ const prompts: { id: string; prompt: string | ChatMessage[]; maxNew: number }[] 
   },
   {
     id: "rag-cities",
-    prompt: "Context: [doc 1] Mara lives in Oslo. [doc 2] Tomas lives in Lima. [doc 3] Ines lives in Cairo. Question: where does Ines live? Answer:",
+    prompt: "Context: [doc 1] City of Whiskey: Chennai. [doc 2] The city of Onyx is Bergen. [doc 3] The listed city of Atlas is Auckland. Question: Please give the city of Onyx. Answer:",
     maxNew: 2,
   },
   {
-    id: "chat-capital",
+    id: "chat-owner",
     prompt: [
-      { role: "system", content: "Answer with one word." },
-      { role: "user", content: "When my flight landed in Japan, I slept for a day. I was staying in the capital," },
+      { role: "system", content: "Context: [doc 1] Owner of Lynx: Nora. [doc 2] Owner of Epsilon: Peter." },
+      { role: "user", content: "Question: What is the owner of Lynx? Answer:" },
     ],
     maxNew: 1,
   },

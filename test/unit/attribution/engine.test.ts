@@ -5,6 +5,7 @@ import { RESULT_JSON_SCHEMA_PATH, resultJsonSchema } from "../../../schemas/expo
 import { buildEngine, type BuiltEngine } from "../../../src/cli/engine-factory.js";
 import { loadLocalModel, type LocalModel } from "../../../src/models/local-model.js";
 import { AttributionError } from "../../../src/errors.js";
+import { simpleChatTemplate } from "../../../src/text/chat-template.js";
 
 // Real onnxruntime sessions over the bundled model; small settings keep it fast.
 const small = { num_probes: 4, max_steps: 40, sampler: "uniform" as const };
@@ -37,7 +38,9 @@ describe("AttributionEngine on the bundled ONNX model", () => {
   });
 
   it("protects BOS and chat-template tokens: never replaced, zero importance", async () => {
-    const r = await joint.engine.attribute({
+    // The default "Role: content" template, so there is scaffolding text to protect.
+    const chat = await buildEngine({ model: { ...model, chatTemplate: simpleChatTemplate() }, engine: { ...small, mode: "joint" } });
+    const r = await chat.engine.attribute({
       prompt: [
         { role: "system", content: "Answer briefly." },
         { role: "user", content: "I was staying in the capital of Greece," },
