@@ -4,6 +4,7 @@
  * method and mode, plus per-target agreement between joint and reference mode.
  *
  *   node --import tsx bench/engine/heldout.ts [--per-task N] [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16] [--methods a,b]
+ *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--tag name]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
@@ -18,10 +19,13 @@ const numProbes = Number(arg("num-probes", "16"));
 const methods: { name: string; cfg: EngineConfigInput }[] = [
   { name: "reagent/joint", cfg: { method: "reagent", mode: "joint" } },
   { name: "reagent/reference", cfg: { method: "reagent", mode: "reference" } },
+  // A second reference run with another seed: how much two runs of the published method agree.
+  { name: "reagent/reference@seed43", cfg: { method: "reagent", mode: "reference", seed: 43 } },
+  { name: "reagent/joint@seed43", cfg: { method: "reagent", mode: "joint", seed: 43 } },
   { name: "loo", cfg: { method: "loo" } },
   { name: "random", cfg: { method: "random" } },
 ];
-const only = arg("methods", methods.map((m) => m.name).join(",")).split(",");
+const only = arg("methods", "reagent/joint,reagent/reference,loo,random").split(",");
 
 const perTask = Number(arg("per-task", "0"));
 const all = loadHeldout();
@@ -31,7 +35,12 @@ const results = new Map<string, AttributionResult[]>();
 const rows: Record<string, unknown>[] = [];
 console.log(`held-out items: ${items.length} (${[...new Set(items.map((i) => i.task))].join(", ")}); sampler ${sampler}; B=${numProbes}; T_max=${maxSteps}`);
 for (const m of methods.filter((x) => only.includes(x.name))) {
-  const built = await engineFor(model, { ...m.cfg, sampler, max_steps: maxSteps, num_probes: numProbes, max_targets: 1 });
+  const extra: EngineConfigInput = {
+    ...(arg("replacing-ratio", "") ? { replacing_ratio: Number(arg("replacing-ratio", "")) } : {}),
+    ...(arg("keep-top-n", "") ? { keep_top_n: Number(arg("keep-top-n", "")) } : {}),
+    ...(arg("check-every", "") ? { check_every: Number(arg("check-every", "")) } : {}),
+  };
+  const built = await engineFor(model, { ...m.cfg, ...extra, sampler, max_steps: maxSteps, num_probes: numProbes, max_targets: 1 });
   const rs: AttributionResult[] = [];
   const t0 = performance.now();
   for (const it of items) rs.push(await built.engine.attribute({ prompt: it.prompt, completion: it.completion, context: { record_id: it.id } }));
@@ -50,16 +59,22 @@ for (const m of methods.filter((x) => only.includes(x.name))) {
   }
   console.log(`${m.name}: ${secs.toFixed(1)} s for ${items.length} items`);
 }
-const joint = results.get("reagent/joint");
-const ref = results.get("reagent/reference");
-let agreement: { targets: number; spearman: number; top5_overlap: number } | undefined;
-if (joint && ref) {
-  const ag = joint.flatMap((r, i) => targetAgreement(r, ref[i] as AttributionResult));
-  agreement = { targets: ag.length, spearman: mean(ag.map((a) => a.spearman)), top5_overlap: mean(ag.map((a) => a.top5Overlap)) };
-  console.log(`joint vs reference, per target: n=${ag.length} mean Spearman ${agreement.spearman.toFixed(3)}, mean top-5 overlap ${pct(agreement.top5_overlap)}`);
+const agreement: Record<string, { targets: number; spearman: number; top5_overlap: number }> = {};
+for (const [a, b] of [
+  ["reagent/joint", "reagent/reference"],
+  ["reagent/reference", "reagent/reference@seed43"],
+  ["reagent/joint", "reagent/joint@seed43"],
+  ["reagent/joint@seed43", "reagent/reference"],
+] as const) {
+  const ra = results.get(a);
+  const rb = results.get(b);
+  if (!ra || !rb) continue;
+  const ag = ra.flatMap((r, i) => targetAgreement(r, rb[i] as AttributionResult));
+  agreement[`${a} vs ${b}`] = { targets: ag.length, spearman: mean(ag.map((x) => x.spearman)), top5_overlap: mean(ag.map((x) => x.top5Overlap)) };
+  console.log(`${a} vs ${b}, per target: n=${ag.length} mean Spearman ${mean(ag.map((x) => x.spearman)).toFixed(3)}, mean top-5 overlap ${pct(mean(ag.map((x) => x.top5Overlap)))}`);
 }
 mkdirSync("bench/results", { recursive: true });
-const file = `bench/results/heldout-${sampler}.json`;
+const file = `bench/results/heldout-${sampler}${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`;
 writeFileSync(file, JSON.stringify({ command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, rows, agreement }, null, 2));
 console.log(`command: ${commandLine()}\nwritten: ${file}`);
 await model.scorer.close();
