@@ -31,8 +31,10 @@ export function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
 }
 
+/** `--threads N` pins onnxruntime's intra-op threads, so parallel bench processes do not oversubscribe cores. */
 export async function sharedModel(): Promise<LocalModel> {
-  return loadLocalModel(arg("model", BUNDLED_LM_DIR));
+  const threads = arg("threads", "");
+  return loadLocalModel(arg("model", BUNDLED_LM_DIR), threads ? { intraOpThreads: Number(threads) } : {});
 }
 
 export async function engineFor(model: LocalModel, cfg: EngineConfigInput): Promise<BuiltEngine> {

@@ -4,7 +4,10 @@
  * method and mode, plus per-target agreement between joint and reference mode.
  *
  *   node --import tsx bench/engine/heldout.ts [--per-task N] [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16] [--methods a,b]
- *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--tag name]
+ *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--tag name] [--save dir]
+ *
+ * `--save dir` writes each method's results as JSONL so runs made in separate processes (one per
+ * core) can be compared afterwards with bench/engine/agreement.ts.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
@@ -46,6 +49,13 @@ for (const m of methods.filter((x) => only.includes(x.name))) {
   for (const it of items) rs.push(await built.engine.attribute({ prompt: it.prompt, completion: it.completion, context: { record_id: it.id } }));
   const secs = (performance.now() - t0) / 1000;
   results.set(m.name, rs);
+  const saveDir = arg("save", "");
+  if (saveDir) {
+    mkdirSync(saveDir, { recursive: true });
+    const f = `${saveDir}/heldout-${sampler}${arg("tag", "") ? `-${arg("tag", "")}` : ""}-${m.name.replace(/[/@]/g, "_")}.jsonl`;
+    writeFileSync(f, rs.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    console.log(`saved: ${f}`);
+  }
   for (const task of ["all", ...new Set(items.map((i) => i.task))]) {
     const idx = items.map((it, i) => ({ it, i })).filter(({ it }) => task === "all" || it.task === task);
     const r1 = mean(idx.map(({ it, i }) => (causalRecallAtK(rs[i] as AttributionResult, it.causal, 1) ? 1 : 0)));

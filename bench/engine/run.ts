@@ -4,7 +4,10 @@
  * Prints model calls, sequences evaluated and wall time per record, their ratios, and the
  * first-target causal recall of each mode (the "equal recall" check).
  *
- *   node --import tsx bench/engine/run.ts [--records 100] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1]
+ *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--tag name]
+ *
+ * `--offset` skips that many records of the same ordering, so one benchmark can be split across
+ * processes (one per core) and the shards' per-record means averaged.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
@@ -13,6 +16,7 @@ import { causalRecallAtK, targetAgreement } from "../../src/attribution/metrics.
 import { arg, commandLine, engineFor, loadHeldout, mean, pct, sharedModel } from "./common.js";
 
 const n = Number(arg("records", "100"));
+const offset = Number(arg("offset", "0"));
 const G = Number(arg("completion-tokens", "10"));
 const sampler = arg("sampler", "pos") as EngineConfigInput["sampler"];
 const maxSteps = Number(arg("max-steps", "1000"));
@@ -24,7 +28,7 @@ const tok = model.tokenizer;
 const items = loadHeldout()
   .map((it) => ({ it, len: tok.encode(it.prompt).ids.length }))
   .sort((a, b) => Math.abs(a.len - 60) - Math.abs(b.len - 60))
-  .slice(0, n)
+  .slice(offset, offset + n)
   .map((x) => x.it);
 const base = await engineFor(model, { sampler: "uniform" });
 const records: { id: string; prompt: string; completion: string; completionIds: number[]; causal: { start: number; end: number }[] }[] = [];
@@ -71,9 +75,9 @@ console.log(`agreement per target (n=${ag.length}): Spearman ${mean(ag.map((a) =
 console.log(`command: ${commandLine()}`);
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(
-  `bench/results/engine-${sampler}.json`,
+  `bench/results/engine-${sampler}${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
   JSON.stringify(
-    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, completion_tokens: G, joint: { ...j, results: undefined }, reference: { ...r, results: undefined } },
+    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, joint: { ...j, results: undefined }, reference: { ...r, results: undefined } },
     null,
     2,
   ),

@@ -1,0 +1,30 @@
+/**
+ * Per-target agreement between two saved runs of bench/engine/heldout.ts (`--save dir`), joined on
+ * record id: mean Spearman correlation and top-5 overlap over the items both runs attributed.
+ *
+ *   node --import tsx bench/engine/agreement.ts <a.jsonl> <b.jsonl>
+ */
+import { readFileSync } from "node:fs";
+import { attributionResultSchema, type AttributionResult } from "../../schemas/attribution-result.js";
+import { targetAgreement } from "../../src/attribution/metrics.js";
+import { commandLine, mean, pct } from "./common.js";
+
+function load(path: string): Map<string, AttributionResult> {
+  const rows = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => attributionResultSchema.parse(JSON.parse(l)));
+  return new Map(rows.map((r) => [r.context.record_id ?? r.attribution_id, r]));
+}
+
+const [fa, fb] = process.argv.slice(2);
+if (!fa || !fb) {
+  console.error("usage: agreement.ts <a.jsonl> <b.jsonl>");
+  process.exit(2);
+}
+const a = load(fa);
+const b = load(fb);
+const common = [...a.keys()].filter((k) => b.has(k));
+const ag = common.flatMap((k) => targetAgreement(a.get(k)!, b.get(k)!));
+console.log(`${fa} vs ${fb}: items ${common.length}, targets ${ag.length}, mean Spearman ${mean(ag.map((x) => x.spearman)).toFixed(3)}, mean top-5 overlap ${pct(mean(ag.map((x) => x.top5Overlap)))}`);
+console.log(`command: ${commandLine()}`);
