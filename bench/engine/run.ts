@@ -40,23 +40,36 @@ for (const it of items) {
 const promptLens = records.map((r) => tok.encode(r.prompt).ids.length);
 console.log(`${records.length} records; prompt tokens mean ${mean(promptLens).toFixed(1)}; completion tokens ${G}; sampler ${sampler}; B=16; T_max=${maxSteps}`);
 
+type ModeName = "joint" | "reference" | "reference@seed43";
 const out: Record<string, { calls: number; seqs: number; tokens: number; ms: number; r1: number; r3: number; conv: number; results: AttributionResult[] }> = {};
-const modes = arg("modes", "joint,reference").split(",") as ("joint" | "reference")[];
+// `reference@seed43` is reference mode under another seed: how much two runs of the published method agree.
+const modes = arg("modes", "joint,reference").split(",") as ModeName[];
+const engines = new Map<ModeName, Awaited<ReturnType<typeof engineFor>>>();
 for (const mode of modes) {
-  const built = await engineFor(model, { mode, sampler, max_steps: maxSteps, check_every: checkEvery });
-  const results: AttributionResult[] = [];
-  const t0 = performance.now();
-  for (const r of records) results.push(await built.engine.attribute({ prompt: r.prompt, completion: r.completion, completionIds: r.completionIds, context: { record_id: r.id } }));
-  const ms = (performance.now() - t0) / records.length;
+  const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode };
+  engines.set(mode, await engineFor(model, { ...base, sampler, max_steps: maxSteps, check_every: checkEvery }));
+}
+// Modes alternate record by record, so load from elsewhere on a shared machine hits them alike.
+const results = new Map<ModeName, AttributionResult[]>(modes.map((m) => [m, []]));
+const elapsed = new Map<ModeName, number>(modes.map((m) => [m, 0]));
+for (const r of records) {
+  for (const mode of modes) {
+    const t0 = performance.now();
+    results.get(mode)!.push(await engines.get(mode)!.engine.attribute({ prompt: r.prompt, completion: r.completion, completionIds: r.completionIds, context: { record_id: r.id } }));
+    elapsed.set(mode, elapsed.get(mode)! + performance.now() - t0);
+  }
+}
+for (const mode of modes) {
+  const rs = results.get(mode)!;
   out[mode] = {
-    calls: mean(results.map((x) => x.cost.model_calls)),
-    seqs: mean(results.map((x) => x.cost.sequences_evaluated)),
-    tokens: mean(results.map((x) => x.cost.tokens_processed)),
-    ms,
-    r1: mean(results.map((x, i) => (causalRecallAtK(x, records[i]!.causal, 1) ? 1 : 0))),
-    r3: mean(results.map((x, i) => (causalRecallAtK(x, records[i]!.causal, 3) ? 1 : 0))),
-    conv: mean(results.map((x) => x.convergence.targets_converged / Math.max(1, x.convergence.targets_total))),
-    results,
+    calls: mean(rs.map((x) => x.cost.model_calls)),
+    seqs: mean(rs.map((x) => x.cost.sequences_evaluated)),
+    tokens: mean(rs.map((x) => x.cost.tokens_processed)),
+    ms: elapsed.get(mode)! / records.length,
+    r1: mean(rs.map((x, i) => (causalRecallAtK(x, records[i]!.causal, 1) ? 1 : 0))),
+    r3: mean(rs.map((x, i) => (causalRecallAtK(x, records[i]!.causal, 3) ? 1 : 0))),
+    conv: mean(rs.map((x) => x.convergence.targets_converged / Math.max(1, x.convergence.targets_total))),
+    results: rs,
   };
   const o = out[mode];
   console.log(
@@ -64,20 +77,31 @@ for (const mode of modes) {
       `targets converged ${pct(o.conv)}  first-target recall@1 ${pct(o.r1)} recall@3 ${pct(o.r3)}`,
   );
 }
+const agreementRows: Record<string, { targets: number; spearman: number; top5_overlap: number }> = {};
+for (const [a, b] of [
+  ["joint", "reference"],
+  ["reference", "reference@seed43"],
+  ["joint", "reference@seed43"],
+] as const) {
+  const ra = out[a]?.results;
+  const rb = out[b]?.results;
+  if (!ra || !rb) continue;
+  const ag = ra.flatMap((x, i) => targetAgreement(x, rb[i]!));
+  agreementRows[`${a} vs ${b}`] = { targets: ag.length, spearman: mean(ag.map((x) => x.spearman)), top5_overlap: mean(ag.map((x) => x.top5Overlap)) };
+  console.log(`agreement per target, ${a} vs ${b} (n=${ag.length}): Spearman ${mean(ag.map((x) => x.spearman)).toFixed(3)}, top-5 overlap ${pct(mean(ag.map((x) => x.top5Overlap)))}`);
+}
 const j = out.joint;
 const r = out.reference;
 if (!j || !r) process.exit(0);
-const ag = j.results.flatMap((x, i) => targetAgreement(x, r.results[i]!));
 console.log(
   `reference / joint: model calls ${(r.calls / j.calls).toFixed(1)}x, sequences ${(r.seqs / j.seqs).toFixed(1)}x, tokens ${(r.tokens / j.tokens).toFixed(1)}x, wall time ${(r.ms / j.ms).toFixed(1)}x`,
 );
-console.log(`agreement per target (n=${ag.length}): Spearman ${mean(ag.map((a) => a.spearman)).toFixed(3)}, top-5 overlap ${pct(mean(ag.map((a) => a.top5Overlap)))}`);
 console.log(`command: ${commandLine()}`);
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(
   `bench/results/engine-${sampler}${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
   JSON.stringify(
-    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, joint: { ...j, results: undefined }, reference: { ...r, results: undefined } },
+    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, joint: { ...j, results: undefined }, reference: { ...r, results: undefined }, ...(out["reference@seed43"] ? { reference_seed43: { ...out["reference@seed43"], results: undefined } } : {}), agreement: agreementRows },
     null,
     2,
   ),
