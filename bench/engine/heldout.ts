@@ -4,7 +4,7 @@
  * method and mode, plus per-target agreement between joint and reference mode.
  *
  *   node --import tsx bench/engine/heldout.ts [--per-task N] [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16] [--methods a,b]
- *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--tag name] [--save dir]
+ *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--stopping probe|ensemble] [--tag name] [--save dir]
  *
  * `--save dir` writes each method's results as JSONL so runs made in separate processes (one per
  * core) can be compared afterwards with bench/engine/agreement.ts.
@@ -42,6 +42,7 @@ for (const m of methods.filter((x) => only.includes(x.name))) {
     ...(arg("replacing-ratio", "") ? { replacing_ratio: Number(arg("replacing-ratio", "")) } : {}),
     ...(arg("keep-top-n", "") ? { keep_top_n: Number(arg("keep-top-n", "")) } : {}),
     ...(arg("check-every", "") ? { check_every: Number(arg("check-every", "")) } : {}),
+    ...(arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {}),
   };
   const built = await engineFor(model, { ...m.cfg, ...extra, sampler, max_steps: maxSteps, num_probes: numProbes, max_targets: 1 });
   const rs: AttributionResult[] = [];

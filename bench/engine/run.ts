@@ -4,7 +4,7 @@
  * Prints model calls, sequences evaluated and wall time per record, their ratios, and the
  * first-target causal recall of each mode (the "equal recall" check).
  *
- *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--tag name]
+ *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--stopping probe|ensemble] [--tag name]
  *
  * `--offset` skips that many records of the same ordering, so one benchmark can be split across
  * processes (one per core) and the shards' per-record means averaged.
@@ -47,7 +47,9 @@ const modes = arg("modes", "joint,reference").split(",") as ModeName[];
 const engines = new Map<ModeName, Awaited<ReturnType<typeof engineFor>>>();
 for (const mode of modes) {
   const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode };
-  engines.set(mode, await engineFor(model, { ...base, sampler, max_steps: maxSteps, check_every: checkEvery }));
+  // `--stopping` applies to joint mode only (reference mode always checks every probe).
+  const stopping = mode === "joint" && arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {};
+  engines.set(mode, await engineFor(model, { ...base, ...stopping, sampler, max_steps: maxSteps, check_every: checkEvery }));
 }
 // Modes alternate record by record, so load from elsewhere on a shared machine hits them alike.
 const results = new Map<ModeName, AttributionResult[]>(modes.map((m) => [m, []]));

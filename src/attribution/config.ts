@@ -45,6 +45,12 @@ export const engineConfigSchema = z
       .describe(
         "Joint mode: run a probe's stopping check after every this-many updates it received. 1 = after every update, as published (reference mode always does). Larger values save checks but let extra updates reshuffle a probe that could have stopped: measured to lower recall (docs/attribution.md)",
       ),
+    stopping: z
+      .enum(["probe", "ensemble"])
+      .default("probe")
+      .describe(
+        "Joint mode: `probe` checks every probe on its own top-n (as published); `ensemble` (a deviation) checks each target once per step on the top-n of its probes' mean and stops all its probes together: one check per target instead of one per probe (docs/benchmarks.md)",
+      ),
     max_targets: z.number().int().min(1).default(64).describe("Attribute at most this many completion tokens (the first ones)"),
     mlm_top_k: z.number().int().min(1).default(5).describe("mlm sampler: draw among the masked LM's top-k predictions (1 = argmax)"),
     self_top_k: z.number().int().min(1).default(5).describe("self sampler: draw among the target model's top-k predictions"),

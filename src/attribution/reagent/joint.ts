@@ -13,12 +13,16 @@
  * - `check_every` > 1 checks a probe after every `check_every`-th update it received (and at
  *   the last step), a documented deviation: detection is delayed by up to check_every−1 updates,
  *   which the probe spends refining its scores; checks shrink by that factor.
+ * - `stopping: ensemble` (a deviation, off by default): each target is checked once per step, on
+ *   the top-n of the mean of its probes' softmax(z), and all its probes stop together when that
+ *   set suffices; checks fall from one per (target, probe) to one per target.
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */
 import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "../targets.js";
 import { probabilityOf, samplerContext } from "../targets.js";
 import { unperturbedPass } from "../unperturbed.js";
+import { maskedSoftmax, meanRows } from "../vector-math.js";
 import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, stoppingReplacement } from "./probes.js";
 
 interface TargetState {
@@ -100,6 +104,14 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
     // Stopping checks for every live (target, probe) pair that is due, in one batch.
     const due: { s: TargetState; b: number; ids: readonly number[]; replace: boolean[]; signature: string }[] = [];
     for (const s of states) {
+      if (cfg.stopping === "ensemble") {
+        const live = s.probes.live();
+        if (live.length === 0 || !live.some((b) => updated.has(`${s.t}:${b}`))) continue;
+        const mean = meanRows(s.probes.z.map((z) => maskedSoftmax(z, s.replaceable)), s.position);
+        const { replace, signature } = stoppingReplacement(mean, s.replaceable, cfg.keep_top_n);
+        due.push({ s, b: -1, ids: seq.slice(0, s.position), replace, signature });
+        continue;
+      }
       for (const b of s.probes.live()) {
         // Update first, then check (as the original orders each step): no check before a probe's first update.
         if ((s.probes.steps[b] as number) === 0) continue;
@@ -118,9 +130,15 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         opts,
       );
       due.forEach((d, j) => {
+        const passed = (chk[j]?.positions[0]?.topK ?? []).slice(0, cfg.stopping_top_k).includes(d.s.y);
+        if (d.b < 0) {
+          // Ensemble check: the whole target stops at once.
+          if (passed) d.s.probes.stopped.fill(true);
+          return;
+        }
         d.s.probes.lastKeep[d.b] = d.signature;
         d.s.probes.lastCheckStep[d.b] = step;
-        if ((chk[j]?.positions[0]?.topK ?? []).slice(0, cfg.stopping_top_k).includes(d.s.y)) d.s.probes.stopped[d.b] = true;
+        if (passed) d.s.probes.stopped[d.b] = true;
       });
     }
     const live = states.reduce((n, s) => n + s.probes.live().length, 0);

@@ -57,6 +57,7 @@ interface AttributeFlags {
   replacingRatio?: number;
   maxTargets?: number;
   checkEvery?: number;
+  stopping?: "probe" | "ensemble";
   mlmModel?: string;
   segment?: SegmentRule[];
   json?: boolean;
@@ -86,6 +87,7 @@ export function registerAttribute(program: Command): void {
     .option("--replacing-ratio <r>", "r: replacement probability per update (default 0.3)", floatArg("--replacing-ratio"))
     .option("--max-targets <n>", "attribute at most this many completion tokens (default 64)", intArg("--max-targets", 1))
     .option("--check-every <n>", "joint mode: stopping-check interval (default 1)", intArg("--check-every", 1))
+    .addOption(new Option("--stopping <how>", "joint mode: check each probe (as published) or each target's probe ensemble (cheaper, less faithful)").choices(["probe", "ensemble"]))
     .option("--mlm-model <dir>", "masked LM directory for --sampler mlm (default: bundled models/tiny-mlm)")
     .option("--segment <name=START..END>", "name a segment between two markers (repeatable)", segmentArg)
     .option("--threads <n>", "onnxruntime intra-op threads", intArg("--threads", 1))
@@ -125,6 +127,7 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
     ...(flags.replacingRatio === undefined ? {} : { replacing_ratio: flags.replacingRatio }),
     ...(flags.maxTargets === undefined ? {} : { max_targets: flags.maxTargets }),
     ...(flags.checkEvery === undefined ? {} : { check_every: flags.checkEvery }),
+    ...(flags.stopping === undefined ? {} : { stopping: flags.stopping }),
   };
   const model = await loadAttributionModel(
     scorerConfigFromSpec(flags.model, {

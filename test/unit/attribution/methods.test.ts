@@ -33,10 +33,15 @@ async function run(method: AttributionMethod, inp: TargetsInput, cfg: EngineConf
 const prompt = [0, 3, 4, 5, 7, 9, 10, 11, 12, 13, 14];
 const keyPos = 4;
 
+// Joint mode with the ensemble stopping check (one check per target on its probes' mean).
+const jointEnsemble: AttributionMethod = (inp, deps) => reagentJoint(inp, { ...deps, config: { ...deps.config, stopping: "ensemble" } });
+
 describe.each([
-  ["reference", reagentReference],
-  ["joint", reagentJoint],
-] as const)("ReAGent %s mode", (_name, method) => {
+  ["reference", reagentReference, 8],
+  ["joint", reagentJoint, 8],
+  // Stopping on the ensemble stops earlier, on less evidence: measured lower recall (docs/benchmarks.md).
+  ["joint (ensemble stopping)", jointEnsemble, 6],
+] as const)("ReAGent %s mode", (_name, method, minHits) => {
   it("ranks the planted causal token first for the first target (most seeds)", async () => {
     // A 30-token context, so keeping the top-5 is a real test; the key sits at position 13.
     // A larger vocabulary, so random replacements rarely re-insert the key elsewhere.
@@ -61,7 +66,7 @@ describe.each([
       if (imp.indexOf(Math.max(...imp)) === 13) hits++;
       expect(out.targets[0]!.converged).toBe(true);
     }
-    expect(hits).toBeGreaterThanOrEqual(8);
+    expect(hits).toBeGreaterThanOrEqual(minHits);
   });
 
   it("credits the previous completion token for the second target", async () => {
@@ -146,6 +151,16 @@ describe("joint mode cost", () => {
     const joint = await run(reagentJoint, input(prompt, completion));
     expect(joint.cost.sequencesEvaluated).toBeLessThan(ref.cost.sequencesEvaluated);
     expect(joint.cost.modelCalls).toBeLessThan(ref.cost.modelCalls);
+  });
+});
+
+describe("joint mode ensemble stopping", () => {
+  it("stops all of a target's probes together and needs fewer sequences than per-probe checks", async () => {
+    const completion = [30, 31, 5, 9];
+    const perProbe = await run(reagentJoint, input(prompt, completion));
+    const ensemble = await run(jointEnsemble, input(prompt, completion));
+    for (const t of ensemble.targets) expect([0, t.probesTotal]).toContain(t.probesConverged);
+    expect(ensemble.cost.sequencesEvaluated).toBeLessThan(perProbe.cost.sequencesEvaluated);
   });
 });
 
