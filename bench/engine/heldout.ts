@@ -41,9 +41,12 @@ for (const m of methods.filter((x) => only.includes(x.name))) {
   const extra: EngineConfigInput = {
     ...(arg("replacing-ratio", "") ? { replacing_ratio: Number(arg("replacing-ratio", "")) } : {}),
     ...(arg("keep-top-n", "") ? { keep_top_n: Number(arg("keep-top-n", "")) } : {}),
-    ...(arg("check-every", "") ? { check_every: Number(arg("check-every", "")) } : {}),
-    ...(arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {}),
   };
+  // Joint-mode-only settings (the config refuses them with reference mode).
+  if (m.cfg.mode === "joint") {
+    if (arg("check-every", "")) extra.check_every = Number(arg("check-every", ""));
+    if (arg("stopping", "")) extra.stopping = arg("stopping", "") as EngineConfigInput["stopping"];
+  }
   const built = await engineFor(model, { ...m.cfg, ...extra, sampler, max_steps: maxSteps, num_probes: numProbes, max_targets: 1 });
   const rs: AttributionResult[] = [];
   const t0 = performance.now();

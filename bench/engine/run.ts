@@ -47,9 +47,10 @@ const modes = arg("modes", "joint,reference").split(",") as ModeName[];
 const engines = new Map<ModeName, Awaited<ReturnType<typeof engineFor>>>();
 for (const mode of modes) {
   const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode };
-  // `--stopping` applies to joint mode only (reference mode always checks every probe).
-  const stopping = mode === "joint" && arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {};
-  engines.set(mode, await engineFor(model, { ...base, ...stopping, sampler, max_steps: maxSteps, check_every: checkEvery }));
+  // `--stopping` and `--check-every` apply to joint mode only (reference mode checks every probe after every update).
+  const jointOnly: EngineConfigInput =
+    mode === "joint" ? { check_every: checkEvery, ...(arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {}) } : {};
+  engines.set(mode, await engineFor(model, { ...base, ...jointOnly, sampler, max_steps: maxSteps }));
 }
 // Modes alternate record by record, so load from elsewhere on a shared machine hits them alike.
 const results = new Map<ModeName, AttributionResult[]>(modes.map((m) => [m, []]));

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { ConfigError } from "../errors.js";
 
 export const methodIds = ["reagent", "loo", "random"] as const;
 export type MethodId = (typeof methodIds)[number];
@@ -56,13 +57,27 @@ export const engineConfigSchema = z
     self_top_k: z.number().int().min(1).default(5).describe("self sampler: draw among the target model's top-k predictions"),
     loo_samples: z.number().int().min(1).default(1).describe("loo baseline: replacement draws averaged per position"),
   })
-  .strict();
+  .strict()
+  // Reference mode is the published loop: a joint-only deviation set with it would be silently ignored.
+  .superRefine((cfg, ctx) => {
+    if (cfg.method !== "reagent" || cfg.mode !== "reference") return;
+    if (cfg.check_every !== 1) ctx.addIssue({ code: "custom", path: ["check_every"], message: "check_every applies to joint mode only; reference mode checks every probe after every update" });
+    if (cfg.stopping !== "probe") ctx.addIssue({ code: "custom", path: ["stopping"], message: "stopping: ensemble applies to joint mode only; use mode: joint" });
+  });
 
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
 export type EngineConfigInput = z.input<typeof engineConfigSchema>;
 
 export function resolveEngineConfig(input: EngineConfigInput = {}): EngineConfig {
-  return engineConfigSchema.parse(input);
+  const parsed = engineConfigSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues;
+  throw new ConfigError({
+    what: "resolving the engine settings",
+    why: issues.map((i) => `${i.path.join(".") || "(settings)"}: ${i.message}`).join("; "),
+    path: issues[0]?.path.join(".") ?? "",
+    cause: parsed.error,
+  });
 }
 
 /** Keys whose values change results: everything but `max_targets` changes only how much is attributed, so it is hashed too. */

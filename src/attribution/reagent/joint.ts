@@ -25,6 +25,9 @@ import { unperturbedPass } from "../unperturbed.js";
 import { maskedSoftmax, meanRows } from "../vector-math.js";
 import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, stoppingReplacement } from "./probes.js";
 
+/** Probe index of an ensemble check: it speaks for all of the target's probes. */
+const ALL_PROBES = -1;
+
 interface TargetState {
   readonly t: number;
   readonly position: number;
@@ -109,7 +112,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         if (live.length === 0 || !live.some((b) => updated.has(`${s.t}:${b}`))) continue;
         const mean = meanRows(s.probes.z.map((z) => maskedSoftmax(z, s.replaceable)), s.position);
         const { replace, signature } = stoppingReplacement(mean, s.replaceable, cfg.keep_top_n);
-        due.push({ s, b: -1, ids: seq.slice(0, s.position), replace, signature });
+        due.push({ s, b: ALL_PROBES, ids: seq.slice(0, s.position), replace, signature });
         continue;
       }
       for (const b of s.probes.live()) {
@@ -131,8 +134,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
       );
       due.forEach((d, j) => {
         const passed = (chk[j]?.positions[0]?.topK ?? []).slice(0, cfg.stopping_top_k).includes(d.s.y);
-        if (d.b < 0) {
-          // Ensemble check: the whole target stops at once.
+        if (d.b === ALL_PROBES) {
           if (passed) d.s.probes.stopped.fill(true);
           return;
         }

@@ -1,0 +1,50 @@
+import { spawnSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { attributionResultSchema } from "../../../schemas/attribution-result.js";
+import { resolveEngineConfig } from "../../../src/attribution/config.js";
+import { ConfigError } from "../../../src/errors.js";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const PROMPT = "When my flight landed in Greece, I converted my currency and slowly fell asleep. I was staying in the capital,";
+// Small settings: the test checks the command's contract, not attribution quality.
+const FAST = ["--num-probes", "4", "--max-steps", "40", "--threads", "1"];
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, "bin/reagent-stream.js"), "attribute", ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+}
+
+describe("reagent-stream attribute (real CLI, bundled model)", () => {
+  it("--json prints a schema-valid result carrying the settings it was given", () => {
+    const r = cli(["--prompt", PROMPT, "--generate", "1", "--stopping", "ensemble", "--seed", "7", "--json", ...FAST]);
+    expect(r.status, r.stderr).toBe(0);
+    const result = attributionResultSchema.parse(JSON.parse(r.stdout));
+    expect(result.config).toMatchObject({ mode: "joint", stopping: "ensemble", seed: 7, num_probes: 4, max_steps: 40 });
+    expect(result.completion.text).toBe(" Athens");
+    expect(result.spans.length).toBeGreaterThan(0);
+  });
+
+  it("prints the heatmap, the completion and the top spans without --json", () => {
+    const r = cli(["--prompt", PROMPT, "--completion", " Athens", "--mode", "reference", ...FAST]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Completion: " Athens"');
+    expect(r.stdout).toContain("Top spans:");
+    expect(r.stdout).toMatch(/reagent\/reference · sampler pos/);
+  });
+
+  it("refuses a joint-only setting with reference mode: exit 2, the field named, no stack trace", () => {
+    const r = cli(["--prompt", "x y", "--completion", " z", "--mode", "reference", "--stopping", "ensemble"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("stopping");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("engine settings", () => {
+  it("refuse joint-only deviations with reference mode, naming the field", () => {
+    expect(() => resolveEngineConfig({ mode: "reference", stopping: "ensemble" })).toThrow(ConfigError);
+    expect(() => resolveEngineConfig({ mode: "reference", check_every: 4 })).toThrow(/check_every/);
+    expect(resolveEngineConfig({ mode: "joint", stopping: "ensemble", check_every: 4 })).toMatchObject({ stopping: "ensemble", check_every: 4 });
+    expect(resolveEngineConfig({ method: "loo", mode: "reference" }).stopping).toBe("probe");
+  });
+});
