@@ -2,10 +2,12 @@
  * The DuckDB results store: the embedded default, one local file (`./reagent-stream.duckdb`).
  *
  * A batch is written in one transaction: rows go through an appender into per-connection
- * temporary staging tables, then `INSERT OR IGNORE` moves them into the real tables, whose
- * PRIMARY KEY (attribution_id [, rank | ordinal]) drops redelivered rows. write() resolves after
- * COMMIT returned, i.e. after DuckDB wrote the transaction to its write-ahead log. Queries and
- * reads use a second connection, so they never see a batch half-written.
+ * temporary staging tables; `INSERT OR IGNORE … RETURNING` moves the attribution rows into
+ * `attributions`, whose PRIMARY KEY (attribution_id) drops redelivered ones, and the spans and
+ * segments of exactly the ids it returned follow (those tables carry no key of their own: the
+ * index cost is saved, uniqueness comes from this order). write() resolves after COMMIT
+ * returned, i.e. after DuckDB wrote the transaction to its write-ahead log. Queries and reads
+ * use a second connection, so they never see a batch half-written.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { DuckDBInstance, DuckDBTypeId } from "@duckdb/node-api";
@@ -55,8 +57,15 @@ interface TablePlan {
   readonly spec: TableSpec;
   readonly physical: string;
   readonly stage: string;
-  /** INSERT OR IGNORE INTO physical <this> */
+  /** INSERT [OR IGNORE] INTO physical <this> */
   readonly select: string;
+}
+
+interface EncodedResult {
+  readonly id: string;
+  readonly attribution: string;
+  readonly spans: readonly string[];
+  readonly segments: readonly string[];
 }
 
 const BIG_TYPES: ReadonlySet<DuckDBTypeId> = new Set([DuckDBTypeId.BIGINT, DuckDBTypeId.UBIGINT, DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT, DuckDBTypeId.DECIMAL]);
@@ -228,19 +237,17 @@ export class DuckDbSink implements AuditSink {
     }
   }
 
-  /** One JSON text per row, per table (no database work: runs outside the write lock). */
-  private encodeBatch(batch: Batch<StoredRows>): { plan: TablePlan; rows: string[] }[] {
-    const plans = this.plans;
-    if (plans === undefined) throw this.notStarted();
-    return [
-      { plan: plans.attributions, rows: batch.items.map((r) => JSON.stringify(r.attribution)) },
-      { plan: plans.attribution_spans, rows: batch.items.flatMap((r) => r.spans.map((s) => JSON.stringify(s))) },
-      { plan: plans.attribution_segments, rows: batch.items.flatMap((r) => r.segments.map((s) => JSON.stringify(s))) },
-    ];
+  /** One JSON text per row (no database work: runs outside the write lock). */
+  private encodeBatch(batch: Batch<StoredRows>): EncodedResult[] {
+    return batch.items.map((r) => ({
+      id: r.attribution.attribution_id,
+      attribution: JSON.stringify(r.attribution),
+      spans: r.spans.map((s) => JSON.stringify(s)),
+      segments: r.segments.map((s) => JSON.stringify(s)),
+    }));
   }
 
-  private async stageAndInsert(plan: TablePlan, rows: readonly string[]): Promise<void> {
-    if (rows.length === 0) return;
+  private async stage(plan: TablePlan, rows: readonly string[]): Promise<void> {
     const c = this.wc;
     await c.run(`DELETE FROM ${dq(plan.stage)}`);
     const ap = await c.createAppender(plan.stage, "main", "temp");
@@ -253,16 +260,29 @@ export class DuckDbSink implements AuditSink {
     } finally {
       ap.closeSync();
     }
-    await c.run(`INSERT OR IGNORE INTO ${dq(plan.physical)} ${plan.select}`);
-    await c.run(`DELETE FROM ${dq(plan.stage)}`);
   }
 
   /** One transaction: every table of the batch, or none. */
-  private async insertBatch(staged: readonly { plan: TablePlan; rows: string[] }[]): Promise<void> {
+  private async insertBatch(encoded: readonly EncodedResult[]): Promise<void> {
+    const plans = this.plans;
+    if (plans === undefined) throw this.notStarted();
     const c = this.wc;
     await c.run("BEGIN TRANSACTION");
     try {
-      for (const s of staged) await this.stageAndInsert(s.plan, s.rows);
+      await this.stage(plans.attributions, encoded.map((e) => e.attribution));
+      const inserted = await c.runAndReadAll(`INSERT OR IGNORE INTO ${dq(plans.attributions.physical)} ${plans.attributions.select} RETURNING attribution_id`);
+      const fresh = new Set(inserted.getRowObjectsJson().map((r) => String(r.attribution_id)));
+      // Redelivered ids already have their spans and segments: only new ids bring theirs.
+      const news = encoded.filter((e) => fresh.has(e.id));
+      for (const [plan, rows] of [
+        [plans.attribution_spans, news.flatMap((e) => e.spans)],
+        [plans.attribution_segments, news.flatMap((e) => e.segments)],
+      ] as const) {
+        if (rows.length === 0) continue;
+        await this.stage(plan, rows);
+        await c.run(`INSERT INTO ${dq(plan.physical)} ${plan.select}`);
+      }
+      for (const p of Object.values(plans)) await c.run(`DELETE FROM ${dq(p.stage)}`);
       await c.run("COMMIT");
     } catch (err) {
       await c.run("ROLLBACK").catch(() => undefined);

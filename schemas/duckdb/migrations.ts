@@ -1,7 +1,11 @@
 /**
- * DuckDB schema: the same logical tables as ClickHouse (connectors/sink-common/tables.ts), with
- * a PRIMARY KEY on each table's identity. Writes use `INSERT OR IGNORE`, so a redelivered
- * attribution never makes a second row: the key, not a merge, deduplicates.
+ * DuckDB schema: the same logical tables as ClickHouse (connectors/sink-common/tables.ts).
+ * `attributions` has a PRIMARY KEY on attribution_id and is written with `INSERT OR IGNORE …
+ * RETURNING`: a redelivered attribution never makes a second row (the key, not a merge,
+ * deduplicates). Spans and segments carry no key (migration 3 dropped it): the writer inserts
+ * them only for the attribution ids that insert returned, in the same transaction, so they are
+ * unique by construction, and the index maintenance they cost (8.8 rows per attribution in
+ * bench/sink) is saved.
  *
  * Each migration runs in one transaction together with its row in `<prefix>schema_migrations`,
  * so a migration is either fully applied and recorded or not at all.
@@ -40,10 +44,22 @@ export function duckColumnType(col: ColumnSpec): string {
   return SCALAR[col.type] + "[]".repeat(col.array ?? 0);
 }
 
-export function createTableDdl(spec: TableSpec, ctx: DuckDbDdlContext): string {
+export function createTableDdl(spec: TableSpec, ctx: DuckDbDdlContext, opts: { primaryKey?: boolean; name?: string } = {}): string {
   const lines = spec.columns.map((col) => `    ${dq(col.name)} ${duckColumnType(col)}${col.nullable === true ? "" : " NOT NULL"}`);
-  lines.push(`    PRIMARY KEY (${spec.identity.map(dq).join(", ")})`);
-  return [`CREATE TABLE IF NOT EXISTS ${dq(tableNames(ctx.prefix)[spec.name])}`, "(", lines.join(",\n"), ")"].join("\n");
+  if (opts.primaryKey !== false) lines.push(`    PRIMARY KEY (${spec.identity.map(dq).join(", ")})`);
+  return [`CREATE TABLE IF NOT EXISTS ${dq(opts.name ?? tableNames(ctx.prefix)[spec.name])}`, "(", lines.join(",\n"), ")"].join("\n");
+}
+
+/** DuckDB cannot drop a constraint: copy the table into one without the key and swap it in. */
+function dropPrimaryKey(spec: TableSpec, ctx: DuckDbDdlContext): string[] {
+  const name = tableNames(ctx.prefix)[spec.name];
+  const tmp = `${name}__v3`;
+  return [
+    createTableDdl(spec, ctx, { primaryKey: false, name: tmp }),
+    `INSERT INTO ${dq(tmp)} SELECT * FROM ${dq(name)}`,
+    `DROP TABLE ${dq(name)}`,
+    `ALTER TABLE ${dq(tmp)} RENAME TO ${dq(name)}`,
+  ];
 }
 
 export function migrationsTableDdl(ctx: DuckDbDdlContext): string {
@@ -70,6 +86,11 @@ export const DUCKDB_MIGRATIONS: readonly DuckDbMigration[] = [
     version: 2,
     name: "attribution_coverage",
     statements: (ctx) => [createTableDdl(ATTRIBUTION_COVERAGE, ctx)],
+  },
+  {
+    version: 3,
+    name: "attribution_spans and attribution_segments without a primary key (unique by the writer)",
+    statements: (ctx) => [...dropPrimaryKey(ATTRIBUTION_SPANS, ctx), ...dropPrimaryKey(ATTRIBUTION_SEGMENTS, ctx)],
   },
 ];
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClickHouseSink } from "../../connectors/clickhouse/sink.js";
 import { bindClickHouseLiterals } from "../../connectors/sink-common/sql-params.js";
 import { makeResults } from "../conformance/attribution-fixtures.js";
+import { CLICKHOUSE_MIGRATIONS } from "../../schemas/clickhouse/migrations.js";
 import { runSinkConformance } from "../conformance/sink.js";
 import type { SinkOverrides } from "../conformance/sink.js";
 import { dropTestDatabase, testClickHouse, testEndpoints, uniqueName } from "./services.js";
@@ -29,6 +30,7 @@ const newSink = (database: string, overrides: SinkOverrides = {}): ClickHouseSin
 
 runSinkConformance({
   name: "clickhouse",
+  migrationVersions: CLICKHOUSE_MIGRATIONS.map((m) => m.version),
   newStore: () => {
     const db = uniqueName("sink_ch");
     databases.push(db);

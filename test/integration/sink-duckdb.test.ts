@@ -6,8 +6,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { DuckDbSink } from "../../connectors/duckdb/sink.js";
 import { makeResults } from "../conformance/attribution-fixtures.js";
+import { DUCKDB_MIGRATIONS, migrationsTableDdl } from "../../schemas/duckdb/migrations.js";
 import { runSinkConformance } from "../conformance/sink.js";
 import type { SinkOverrides } from "../conformance/sink.js";
 
@@ -20,6 +22,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 runSinkConformance({
   name: "duckdb",
+  migrationVersions: DUCKDB_MIGRATIONS.map((m) => m.version),
   newStore: newFile,
   newSink,
   readBack: (sink, ids) => sink.readRows(ids),
@@ -38,11 +41,47 @@ describe("DuckDB sink", () => {
     await reopened.start();
     try {
       expect(await reopened.countPhysical("attributions")).toBe(30);
+      // Spans and segments have no key of their own: the writer adds them for new ids only.
+      expect(await reopened.countPhysical("attribution_spans")).toBe(results.reduce((n, r) => n + r.spans.length, 0));
+      expect(await reopened.countPhysical("attribution_segments")).toBe(results.reduce((n, r) => n + r.segments.length, 0));
       expect(await reopened.readRows(results.map((r) => r.attribution_id))).toHaveLength(30);
       const { rows } = await reopened.runQuery("attribution_summary");
       expect(rows.reduce((s, r) => s + Number(r.attributions), 0)).toBe(30);
     } finally {
       await reopened.close();
+    }
+  });
+
+  it("upgrades a store written before migration 3 (keyed spans and segments) without losing rows", async () => {
+    const file = newFile();
+    // Build the version-2 schema as an older reagent-stream left it.
+    const inst = await DuckDBInstance.create(file);
+    const c = await inst.connect();
+    const ctx = { prefix: "" };
+    await c.run(migrationsTableDdl(ctx));
+    for (const m of DUCKDB_MIGRATIONS.filter((x) => x.version <= 2)) {
+      for (const st of m.statements(ctx)) await c.run(st);
+      await c.run(`INSERT INTO schema_migrations VALUES (${m.version}, 'old', 'old', now()::TIMESTAMP, 'old', 'old')`);
+    }
+    c.closeSync();
+    inst.closeSync();
+    const results = makeResults(12, 93);
+    const old = newSink(file, { migrate: false });
+    await old.start();
+    await Promise.all(results.map((r) => old.write(r)));
+    await old.close();
+
+    const sink = newSink(file);
+    await sink.start();
+    try {
+      const report = await sink.migrate();
+      expect(report.alreadyApplied).toEqual(DUCKDB_MIGRATIONS.map((m) => m.version));
+      await Promise.all(results.map((r) => sink.write(r))); // redelivery after the upgrade
+      const back = await sink.readRows(results.map((r) => r.attribution_id));
+      expect(back.map((b) => b.spans.length)).toEqual(results.map((r) => r.spans.length));
+      expect(await sink.countPhysical("attribution_segments")).toBe(results.reduce((n, r) => n + r.segments.length, 0));
+    } finally {
+      await sink.close();
     }
   });
 });

@@ -88,20 +88,22 @@ describe("ClickHouse DDL", () => {
     expect(stmt).toContain("COMMENT 'Tenant of the logged call; \\'\\' when the record had none'");
   });
 
-  it("migration versions are unique and increasing", () => {
-    const versions = CLICKHOUSE_MIGRATIONS.map((m) => m.version);
-    expect(versions).toEqual([...versions].sort((a, b) => a - b));
-    expect(new Set(versions).size).toBe(versions.length);
-    expect(DUCKDB_MIGRATIONS.map((m) => m.version)).toEqual(versions);
+  it("migration versions are unique and increasing, per store", () => {
+    for (const versions of [CLICKHOUSE_MIGRATIONS.map((m) => m.version), DUCKDB_MIGRATIONS.map((m) => m.version)]) {
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
+      expect(new Set(versions).size).toBe(versions.length);
+    }
   });
 });
 
 describe("DuckDB DDL", () => {
-  it("has the same tables and columns, with primary keys", async () => {
+  it("has the same tables and columns; attributions keyed, spans and segments not (migration 3)", async () => {
     const c = { prefix: "" };
     const ddl = [duckMigrationsTableDdl(c), ...DUCKDB_MIGRATIONS.flatMap((m) => m.statements(c))].join(";\n\n") + ";\n";
     expect(ddl).toContain('PRIMARY KEY ("attribution_id")');
-    expect(ddl).toContain('PRIMARY KEY ("attribution_id", "rank")');
+    expect(ddl).toContain('PRIMARY KEY ("attribution_id", "rank")'); // migration 1, dropped by 3
+    expect(ddl).toContain('ALTER TABLE "attribution_spans__v3" RENAME TO "attribution_spans"');
+    expect(ddl).toContain('ALTER TABLE "attribution_segments__v3" RENAME TO "attribution_segments"');
     expect(ddl).toContain('"matrix" FLOAT[][] NOT NULL');
     expect(ddl).toContain('"record_time" TIMESTAMP,');
     for (const t of TABLES) for (const col of t.columns) expect(ddl).toContain(`"${col.name}" `);

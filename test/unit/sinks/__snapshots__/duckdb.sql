@@ -142,3 +142,58 @@ CREATE TABLE IF NOT EXISTS "attribution_coverage"
     "recorded_at" TIMESTAMP NOT NULL,
     PRIMARY KEY ("source", "source_partition", "window_start")
 );
+
+CREATE TABLE IF NOT EXISTS "attribution_spans__v3"
+(
+    "attribution_id" VARCHAR NOT NULL,
+    "tenant_id" VARCHAR NOT NULL,
+    "model" VARCHAR NOT NULL,
+    "day" DATE NOT NULL,
+    "event_time" TIMESTAMP NOT NULL,
+    "logged_model" VARCHAR,
+    "trace_id" VARCHAR,
+    "response_id" VARCHAR,
+    "user_id" VARCHAR,
+    "session_id" VARCHAR,
+    "rank" USMALLINT NOT NULL,
+    "text" VARCHAR,
+    "char_start" UINTEGER NOT NULL,
+    "char_end" UINTEGER NOT NULL,
+    "token_start" UINTEGER NOT NULL,
+    "token_end" UINTEGER NOT NULL,
+    "segment" VARCHAR,
+    "role" VARCHAR,
+    "message_index" INTEGER,
+    "score" DOUBLE NOT NULL,
+    "pii" VARCHAR[] NOT NULL
+);
+
+INSERT INTO "attribution_spans__v3" SELECT * FROM "attribution_spans";
+
+DROP TABLE "attribution_spans";
+
+ALTER TABLE "attribution_spans__v3" RENAME TO "attribution_spans";
+
+CREATE TABLE IF NOT EXISTS "attribution_segments__v3"
+(
+    "attribution_id" VARCHAR NOT NULL,
+    "tenant_id" VARCHAR NOT NULL,
+    "model" VARCHAR NOT NULL,
+    "day" DATE NOT NULL,
+    "event_time" TIMESTAMP NOT NULL,
+    "logged_model" VARCHAR,
+    "engine_version" VARCHAR NOT NULL,
+    "config_hash" VARCHAR NOT NULL,
+    "ordinal" USMALLINT NOT NULL,
+    "name" VARCHAR NOT NULL,
+    "kind" VARCHAR NOT NULL,
+    "message_index" INTEGER,
+    "share" DOUBLE NOT NULL,
+    "tokens" UINTEGER NOT NULL
+);
+
+INSERT INTO "attribution_segments__v3" SELECT * FROM "attribution_segments";
+
+DROP TABLE "attribution_segments";
+
+ALTER TABLE "attribution_segments__v3" RENAME TO "attribution_segments";
