@@ -3,8 +3,8 @@
  * agreement and RAG copy items whose causal prompt tokens are known by construction), for every
  * method and mode, plus per-target agreement between joint and reference mode.
  *
- *   node --import tsx bench/engine/heldout.ts [--per-task N] [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16] [--methods a,b]
- *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--stopping probe|ensemble] [--tag name] [--save dir]
+ *   node --import tsx bench/engine/heldout.ts [--per-task N] [--offset N] [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16] [--methods a,b]
+ *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--tag name] [--save dir]
  *
  * `--save dir` writes each method's results as JSONL so runs made in separate processes (one per
  * core) can be compared afterwards with bench/engine/agreement.ts.
@@ -32,7 +32,9 @@ const only = arg("methods", "reagent/joint,reagent/reference,loo,random").split(
 
 const perTask = Number(arg("per-task", "0"));
 const all = loadHeldout();
-const items = (perTask > 0 ? [...new Set(all.map((i) => i.task))].flatMap((t) => all.filter((i) => i.task === t).slice(0, perTask)) : all).slice(0, limit);
+// `--offset`/`--limit` take a slice of that ordering, so one run can be split across processes (one per core).
+const offset = Number(arg("offset", "0"));
+const items = (perTask > 0 ? [...new Set(all.map((i) => i.task))].flatMap((t) => all.filter((i) => i.task === t).slice(0, perTask)) : all).slice(offset, offset + limit);
 const model = await sharedModel();
 const results = new Map<string, AttributionResult[]>();
 const rows: Record<string, unknown>[] = [];
@@ -46,6 +48,8 @@ for (const m of methods.filter((x) => only.includes(x.name))) {
   if (m.cfg.mode === "joint") {
     if (arg("check-every", "")) extra.check_every = Number(arg("check-every", ""));
     if (arg("stopping", "")) extra.stopping = arg("stopping", "") as EngineConfigInput["stopping"];
+    if (arg("min-steps", "")) extra.min_steps = Number(arg("min-steps", ""));
+    if (arg("patience", "")) extra.patience = Number(arg("patience", ""));
   }
   const built = await engineFor(model, { ...m.cfg, ...extra, sampler, max_steps: maxSteps, num_probes: numProbes, max_targets: 1 });
   const rs: AttributionResult[] = [];

@@ -4,7 +4,7 @@
  * Prints model calls, sequences evaluated and wall time per record, their ratios, and the
  * first-target causal recall of each mode (the "equal recall" check).
  *
- *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--stopping probe|ensemble] [--tag name]
+ *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--tag name]
  *
  * `--offset` skips that many records of the same ordering, so one benchmark can be split across
  * processes (one per core) and the shards' per-record means averaged.
@@ -49,7 +49,14 @@ for (const mode of modes) {
   const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode };
   // `--stopping` and `--check-every` apply to joint mode only (reference mode checks every probe after every update).
   const jointOnly: EngineConfigInput =
-    mode === "joint" ? { check_every: checkEvery, ...(arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {}) } : {};
+    mode === "joint"
+      ? {
+          check_every: checkEvery,
+          ...(arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {}),
+          ...(arg("min-steps", "") ? { min_steps: Number(arg("min-steps", "")) } : {}),
+          ...(arg("patience", "") ? { patience: Number(arg("patience", "")) } : {}),
+        }
+      : {};
   engines.set(mode, await engineFor(model, { ...base, ...jointOnly, sampler, max_steps: maxSteps }));
 }
 // Modes alternate record by record, so load from elsewhere on a shared machine hits them alike.

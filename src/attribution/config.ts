@@ -52,6 +52,22 @@ export const engineConfigSchema = z
       .describe(
         "Joint mode: `probe` checks every probe on its own top-n (as published); `ensemble` (a deviation) checks each target once per step on the top-n of its probes' mean and stops all its probes together: one check per target instead of one per probe (docs/benchmarks.md)",
       ),
+    min_steps: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Joint mode: no stopping check before a probe (with ensemble stopping: every probe of the target) received this many updates, so the importance rests on at least that much evidence; 0 = check from the first update, as published. A deviation (docs/benchmarks.md)",
+      ),
+    patience: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Joint mode: give a target up after this many steps when none of its probes converged (converged: false, mean over all probes, as at T_max); 0 = only T_max. A deviation (docs/benchmarks.md)",
+      ),
     max_targets: z.number().int().min(1).default(64).describe("Attribute at most this many completion tokens (the first ones)"),
     mlm_top_k: z.number().int().min(1).default(5).describe("mlm sampler: draw among the masked LM's top-k predictions (1 = argmax)"),
     self_top_k: z.number().int().min(1).default(5).describe("self sampler: draw among the target model's top-k predictions"),
@@ -60,8 +76,12 @@ export const engineConfigSchema = z
   .strict()
   // Reference mode is the published loop: a joint-only deviation set with it would be silently ignored.
   .superRefine((cfg, ctx) => {
+    if (cfg.min_steps >= cfg.max_steps) ctx.addIssue({ code: "custom", path: ["min_steps"], message: `min_steps ${cfg.min_steps} leaves no stopping check before max_steps ${cfg.max_steps}` });
+    if (cfg.patience > 0 && cfg.patience <= cfg.min_steps) ctx.addIssue({ code: "custom", path: ["patience"], message: `patience ${cfg.patience} would give every target up before its first stopping check (min_steps ${cfg.min_steps})` });
     if (cfg.method !== "reagent" || cfg.mode !== "reference") return;
     if (cfg.check_every !== 1) ctx.addIssue({ code: "custom", path: ["check_every"], message: "check_every applies to joint mode only; reference mode checks every probe after every update" });
+    if (cfg.min_steps !== 0) ctx.addIssue({ code: "custom", path: ["min_steps"], message: "min_steps applies to joint mode only; reference mode checks after every update" });
+    if (cfg.patience !== 0) ctx.addIssue({ code: "custom", path: ["patience"], message: "patience applies to joint mode only; reference mode stops at max_steps" });
     if (cfg.stopping !== "probe") ctx.addIssue({ code: "custom", path: ["stopping"], message: "stopping: ensemble applies to joint mode only; use mode: joint" });
   });
 

@@ -16,6 +16,11 @@
  * - `stopping: ensemble` (a deviation, off by default): each target is checked once per step, on
  *   the top-n of the mean of its probes' softmax(z), and all its probes stop together when that
  *   set suffices; checks fall from one per (target, probe) to one per target.
+ * - `min_steps` S > 0 (a deviation): no check before a probe (ensemble: every probe of the
+ *   target) received S updates, so every probe in the mean carries at least S updates' evidence.
+ * - `patience` S > 0 (a deviation): a target none of whose probes converged within S steps is
+ *   given up like one that reached T_max (`converged: false`, mean over all probes): a target
+ *   that n kept tokens cannot explain otherwise holds every probe's update pass until T_max.
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */
@@ -76,7 +81,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
 
     // Update: one teacher-forced sequence per probe index that still has a live target.
     const probeIdx: number[] = [];
-    for (let b = 0; b < cfg.num_probes; b++) if (states.some((s) => !s.probes.stopped[b])) probeIdx.push(b);
+    for (let b = 0; b < cfg.num_probes; b++) if (states.some((s) => s.probes.isLive(b))) probeIdx.push(b);
     const masks = probeIdx.map(() => drawReplacement(seqLen - 1, ctxReplaceable, cfg.replacing_ratio, rng));
     const perturbed = await deps.sampler.sample(
       masks.map((replace) => ({ ids: seq, replace: [...replace, false] })),
@@ -85,7 +90,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
     );
     const requests = probeIdx.map((b, j) => ({
       ids: perturbed[j] as number[],
-      positions: states.filter((s) => !s.probes.stopped[b] && !(masks[j] as boolean[])[s.position]).map((s) => s.position),
+      positions: states.filter((s) => s.probes.isLive(b) && !(masks[j] as boolean[])[s.position]).map((s) => s.position),
     }));
     // A sequence whose every live target had its own slot replaced measures nothing: not sent.
     const sent = requests.map((r, j) => ({ r, j })).filter(({ r }) => r.positions.length > 0);
@@ -96,7 +101,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
       const mask = masks[j] as boolean[];
       const byPos = new Map((scored.get(j)?.positions ?? []).map((p) => [p.position, p]));
       for (const s of states) {
-        if (s.probes.stopped[b] || mask[s.position]) continue;
+        if (!s.probes.isLive(b) || mask[s.position]) continue;
         const p = probabilityOf(byPos.get(s.position)?.logprob ?? null, `scoring a joint update step at position ${s.position}`);
         applyUpdate(s.probes.z[b] as Float64Array, mask, s.replaceable, s.pOrig - p, cfg.clamp_eps);
         s.probes.steps[b] = (s.probes.steps[b] as number) + 1;
@@ -110,6 +115,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
       if (cfg.stopping === "ensemble") {
         const live = s.probes.live();
         if (live.length === 0 || !live.some((b) => updated.has(`${s.t}:${b}`))) continue;
+        if (step < cfg.max_steps && live.some((b) => (s.probes.steps[b] as number) < cfg.min_steps)) continue;
         const mean = meanRows(s.probes.z.map((z) => maskedSoftmax(z, s.replaceable)), s.position);
         const { replace, signature } = stoppingReplacement(mean, s.replaceable, cfg.keep_top_n);
         due.push({ s, b: ALL_PROBES, ids: seq.slice(0, s.position), replace, signature });
@@ -118,6 +124,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
       for (const b of s.probes.live()) {
         // Update first, then check (as the original orders each step): no check before a probe's first update.
         if ((s.probes.steps[b] as number) === 0) continue;
+        if (step < cfg.max_steps && (s.probes.steps[b] as number) < cfg.min_steps) continue;
         const z = s.probes.z[b] as Float64Array;
         // Check right after an update (the original's order), on every check_every-th update.
         const last = step >= cfg.max_steps;
@@ -143,6 +150,10 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         if (passed) d.s.probes.stopped[d.b] = true;
       });
     }
+    for (const s of states) {
+      if (s.probes.allStopped()) continue;
+      if (cfg.patience > 0 && step >= cfg.patience && s.probes.convergedCount() === 0) s.probes.retireLive();
+    }
     const live = states.reduce((n, s) => n + s.probes.live().length, 0);
     const doneTargets = states.filter((s) => s.probes.allStopped()).length;
     deps.onProgress?.({ phase: "probing", targetsDone: doneTargets, targetsTotal: states.length, step, liveProbes: live });
@@ -150,7 +161,10 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
 
   const out: TargetAttribution[] = states.map((s) => {
     const agg = aggregateProbes(s.probes);
-    if (!agg.converged) warnings.push(`target ${s.t}: no probe converged within ${cfg.max_steps} steps; importance is the mean over all probes`);
+    if (!agg.converged) {
+      const limit = s.steps < cfg.max_steps && cfg.patience > 0 ? `${s.steps} steps (patience)` : `${cfg.max_steps} steps`;
+      warnings.push(`target ${s.t}: no probe converged within ${limit}; importance is the mean over all probes`);
+    }
     return {
       index: s.t,
       tokenId: s.y,

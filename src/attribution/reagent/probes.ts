@@ -9,6 +9,8 @@ import type { Rng } from "../rng.js";
 export class ProbeSet {
   readonly z: Float64Array[];
   readonly stopped: boolean[];
+  /** Probes dropped before they converged (joint mode's patience rule): frozen, never counted as converged. */
+  readonly retired: boolean[];
   /** Steps each probe ran (updates applied), frozen when it stops. */
   readonly steps: number[];
   /** Signature of the keep set at the probe's last stopping check (joint mode's on-change checks). */
@@ -28,6 +30,7 @@ export class ProbeSet {
       return z;
     });
     this.stopped = new Array<boolean>(numProbes).fill(false);
+    this.retired = new Array<boolean>(numProbes).fill(false);
     this.steps = new Array<number>(numProbes).fill(0);
     this.lastKeep = new Array<string>(numProbes).fill("");
     this.lastCheckStep = new Array<number>(numProbes).fill(0);
@@ -37,16 +40,28 @@ export class ProbeSet {
     return this.z.length;
   }
 
+  isLive(b: number): boolean {
+    return !this.stopped[b] && !this.retired[b];
+  }
+
   live(): number[] {
     const out: number[] = [];
-    this.stopped.forEach((s, b) => {
-      if (!s) out.push(b);
-    });
+    for (let b = 0; b < this.z.length; b++) if (this.isLive(b)) out.push(b);
     return out;
   }
 
+  convergedCount(): number {
+    return this.stopped.filter(Boolean).length;
+  }
+
+  /** Every probe converged or was retired: the target needs no more model calls. */
   allStopped(): boolean {
-    return this.stopped.every(Boolean);
+    return this.live().length === 0;
+  }
+
+  /** Drop every live probe without counting it as converged. */
+  retireLive(): void {
+    for (const b of this.live()) this.retired[b] = true;
   }
 }
 

@@ -58,6 +58,8 @@ interface AttributeFlags {
   maxTargets?: number;
   checkEvery?: number;
   stopping?: "probe" | "ensemble";
+  minSteps?: number;
+  patience?: number;
   mlmModel?: string;
   segment?: SegmentRule[];
   json?: boolean;
@@ -88,6 +90,8 @@ export function registerAttribute(program: Command): void {
     .option("--max-targets <n>", "attribute at most this many completion tokens (default 64)", intArg("--max-targets", 1))
     .option("--check-every <n>", "joint mode: stopping-check interval (default 1)", intArg("--check-every", 1))
     .addOption(new Option("--stopping <how>", "joint mode: check each probe (as published) or each target's probe ensemble (cheaper, less faithful)").choices(["probe", "ensemble"]))
+    .option("--min-steps <n>", "joint mode: no stopping check before n updates (default 0)", intArg("--min-steps", 0))
+    .option("--patience <n>", "joint mode: give a target up after n steps without a converged probe (default 0: only --max-steps)", intArg("--patience", 0))
     .option("--mlm-model <dir>", "masked LM directory for --sampler mlm (default: bundled models/tiny-mlm)")
     .option("--segment <name=START..END>", "name a segment between two markers (repeatable)", segmentArg)
     .option("--threads <n>", "onnxruntime intra-op threads", intArg("--threads", 1))
@@ -128,6 +132,8 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
     ...(flags.maxTargets === undefined ? {} : { max_targets: flags.maxTargets }),
     ...(flags.checkEvery === undefined ? {} : { check_every: flags.checkEvery }),
     ...(flags.stopping === undefined ? {} : { stopping: flags.stopping }),
+    ...(flags.minSteps === undefined ? {} : { min_steps: flags.minSteps }),
+    ...(flags.patience === undefined ? {} : { patience: flags.patience }),
   };
   const model = await loadAttributionModel(
     scorerConfigFromSpec(flags.model, {

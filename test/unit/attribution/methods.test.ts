@@ -173,3 +173,34 @@ describe("leave-one-out", () => {
     expect(out.cost.sequencesEvaluated).toBe(1 + prompt.length - 1);
   });
 });
+
+describe("joint mode min_steps and patience", () => {
+  it("checks no probe before min_steps updates, with per-probe and with ensemble stopping", async () => {
+    // Context no longer than n: the first check always passes, so steps = min_steps.
+    const perProbe = await run(reagentJoint, input([0, 7], [30]), { keep_top_n: 5, min_steps: 6 });
+    expect(perProbe.targets[0]!.steps).toBe(6);
+    expect(perProbe.targets[0]!.probesConverged).toBe(8);
+    const ensemble = await run(jointEnsemble, input([0, 7], [30]), { keep_top_n: 5, min_steps: 6 });
+    expect(ensemble.targets[0]!.steps).toBe(6);
+    expect(ensemble.targets[0]!.probesConverged).toBe(8);
+    const row = (await run(jointEnsemble, input(prompt, [30]), { min_steps: 20 })).targets[0]!.importance;
+    expect(row.indexOf(Math.max(...row))).toBe(keyPos);
+  });
+
+  it("gives a target up after `patience` steps when none of its probes converged", async () => {
+    // Target 25 is never in the toy model's top-3: without patience it runs to max_steps.
+    const out = await run(reagentJoint, input(prompt, [30, 25]), { patience: 7, max_steps: 300 });
+    const stuck = out.targets[1]!;
+    expect(stuck.converged).toBe(false);
+    expect(stuck.steps).toBe(7);
+    expect(out.targets[0]!.converged).toBe(true);
+    expect(out.warnings.join()).toMatch(/target 1: no probe converged within 7 steps \(patience\)/);
+  });
+
+  it("are refused with reference mode and when they contradict each other", () => {
+    expect(() => resolveEngineConfig({ mode: "reference", min_steps: 2 })).toThrow(/min_steps applies to joint mode only/);
+    expect(() => resolveEngineConfig({ mode: "reference", patience: 20 })).toThrow(/patience applies to joint mode only/);
+    expect(() => resolveEngineConfig({ min_steps: 20, patience: 20 })).toThrow(/patience 20 would give every target up/);
+    expect(() => resolveEngineConfig({ min_steps: 50, max_steps: 50 })).toThrow(/leaves no stopping check/);
+  });
+});
