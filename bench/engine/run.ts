@@ -102,16 +102,17 @@ for (const [a, b] of [
 }
 const j = out.joint;
 const r = out.reference;
-if (!j || !r) process.exit(0);
-console.log(
-  `reference / joint: model calls ${(r.calls / j.calls).toFixed(1)}x, sequences ${(r.seqs / j.seqs).toFixed(1)}x, tokens ${(r.tokens / j.tokens).toFixed(1)}x, wall time ${(r.ms / j.ms).toFixed(1)}x`,
-);
+if (j && r) {
+  console.log(
+    `reference / joint: model calls ${(r.calls / j.calls).toFixed(1)}x, sequences ${(r.seqs / j.seqs).toFixed(1)}x, tokens ${(r.tokens / j.tokens).toFixed(1)}x, wall time ${(r.ms / j.ms).toFixed(1)}x`,
+  );
+}
 console.log(`command: ${commandLine()}`);
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(
   `bench/results/engine-${sampler}${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
   JSON.stringify(
-    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, joint: { ...j, results: undefined }, reference: { ...r, results: undefined }, ...(out["reference@seed43"] ? { reference_seed43: { ...out["reference@seed43"], results: undefined } } : {}), agreement: agreementRows },
+    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, ...(j ? { joint: { ...j, results: undefined } } : {}), ...(r ? { reference: { ...r, results: undefined } } : {}), ...(out["reference@seed43"] ? { reference_seed43: { ...out["reference@seed43"], results: undefined } } : {}), agreement: agreementRows },
     null,
     2,
   ),

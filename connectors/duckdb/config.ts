@@ -4,6 +4,8 @@
 import { z } from "zod";
 import { commonSinkFields } from "../sink-common/config.js";
 
+const SIZE = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+
 export const DEFAULT_DUCKDB_PATH = "./reagent-stream.duckdb";
 
 export const duckdbSinkConfigSchema = z
@@ -16,7 +18,14 @@ export const duckdbSinkConfigSchema = z
       .describe("Database file (created if missing); ':memory:' for a throw-away store. One process at a time may open a file for writing"),
     read_only: z.boolean().default(false).describe("Open the file read-only (queries only; fails while a writer holds it)"),
     threads: z.number().int().min(1).max(64).optional().describe("DuckDB worker threads (default: DuckDB's choice)"),
-    memory_limit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i).optional().describe("e.g. 512MB"),
+    memory_limit: z.string().regex(SIZE).optional().describe("e.g. 512MB"),
+    checkpoint_threshold: z
+      .string()
+      .regex(SIZE)
+      .optional()
+      .describe(
+        "Write-ahead-log size that triggers a checkpoint (DuckDB's own default: 16MB, less than one 5,000-row batch, so every batch checkpoints). Larger values checkpoint less often; the log is replayed on the next open after a crash",
+      ),
     ...commonSinkFields,
   })
   .strict();

@@ -84,4 +84,20 @@ describe("DuckDB sink", () => {
       await sink.close();
     }
   });
+
+  it("opens with a checkpoint_threshold and writes through it", async () => {
+    const file = newFile();
+    const sink = new DuckDbSink({ type: "duckdb", path: file, checkpoint_threshold: "256MB" });
+    await sink.start();
+    const results = makeResults(5, 94);
+    await Promise.all(results.map((r) => sink.write(r)));
+    await sink.close();
+    const reopened = newSink(file, { read_only: true } as SinkOverrides);
+    await reopened.start();
+    try {
+      expect(await reopened.countPhysical("attributions")).toBe(5);
+    } finally {
+      await reopened.close();
+    }
+  });
 });

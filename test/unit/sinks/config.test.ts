@@ -29,6 +29,8 @@ describe("sink config schemas", () => {
 
   it("fill DuckDB defaults (the embedded default store)", () => {
     expect(duckdbSinkConfigSchema.parse({ type: "duckdb" })).toMatchObject({ path: "./reagent-stream.duckdb", read_only: false, store_text: "redacted", migrate: true });
+    expect(duckdbSinkConfigSchema.parse({ type: "duckdb", checkpoint_threshold: "256MB" }).checkpoint_threshold).toBe("256MB");
+    expect(duckdbSinkConfigSchema.safeParse({ type: "duckdb", checkpoint_threshold: "lots" }).success).toBe(false);
   });
 
   it("createSink picks the store by type", () => {
