@@ -22,9 +22,9 @@ export const duckdbSinkConfigSchema = z
     checkpoint_threshold: z
       .string()
       .regex(SIZE)
-      .optional()
+      .default("256MB")
       .describe(
-        "Write-ahead-log size that triggers a checkpoint (DuckDB's own default: 16MB, less than one 5,000-row batch, so every batch checkpoints). Larger values checkpoint less often; the log is replayed on the next open after a crash",
+        "Write-ahead-log size that triggers a checkpoint. DuckDB's own default, 16MB, is less than one 5,000-row batch, so every batch checkpointed and checkpoints grew with the table (bench/sink: 3,300 rows/s over 100k rows, 4,250 with 256MB). The log is replayed on the next open after a crash",
       ),
     ...commonSinkFields,
   })

@@ -106,7 +106,7 @@ export class DuckDbSink implements AuditSink {
     if (this.config.read_only) options.access_mode = "READ_ONLY";
     if (this.config.threads !== undefined) options.threads = String(this.config.threads);
     if (this.config.memory_limit !== undefined) options.memory_limit = this.config.memory_limit;
-    if (this.config.checkpoint_threshold !== undefined) options.checkpoint_threshold = this.config.checkpoint_threshold;
+    options.checkpoint_threshold = this.config.checkpoint_threshold;
     try {
       this.instance = await DuckDBInstance.create(this.config.path, options);
       this.writeConn = await this.instance.connect();
