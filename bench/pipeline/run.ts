@@ -128,7 +128,7 @@ async function throughput(kafka: Kafka, admin: Admin, brokers: string[]): Promis
 async function latency(kafka: Kafka, admin: Admin, brokers: string[]): Promise<{ lat: number[]; sampled: number; attrMs: number[] }> {
   const topic = `bench_lat_${run}`;
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTS, replicationFactor: 1 }], waitForLeaders: true });
-  const built = await buildEngine({ model: BUNDLED_LM_DIR, engine: { method: METHOD, mode: "joint", sampler: "pos", num_probes: PROBES, max_steps: STEPS, max_targets: TARGETS } });
+  const built = await buildEngine({ model: BUNDLED_LM_DIR, engine: { method: METHOD, mode: "joint", stopping: "probe", sampler: "pos", num_probes: PROBES, max_steps: STEPS, max_targets: TARGETS } });
   const sentAt = new Map<string, number>();
   const lat: number[] = [];
   const attrMs: number[] = [];
