@@ -78,7 +78,7 @@ async function startServeModel(): Promise<{ url: string; child: ChildProcess }> 
 function engineFor(model: AttributionModel): AttributionEngine {
   const vocabSize = Math.min(model.tokenizer.size, model.scorer.capabilities.vocabSize ?? model.tokenizer.size);
   const sampler = createSampler("uniform", { tokenizer: model.tokenizer, vocabSize });
-  return new AttributionEngine(model, sampler, { sampler: "uniform", mode: "joint", num_probes: PROBES, max_steps: STEPS, seed: 11 });
+  return new AttributionEngine(model, sampler, { sampler: "uniform", mode: "joint", stopping: "probe", num_probes: PROBES, max_steps: STEPS, seed: 11 });
 }
 
 async function runAll(engine: AttributionEngine, records: readonly AttributeRequest[]): Promise<{ ms: number; results: AttributionResult[] }> {
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     const mi = median(times.get("in-process") as number[]);
     console.log(`command: node --import tsx bench/endpoint/run.ts ${process.argv.slice(2).join(" ")}`.trim());
     console.log(`records: ${N} (prompt tokens ${Math.min(...promptLens)}-${Math.max(...promptLens)}, ${targets} completion tokens in total, 1-5 per record)`);
-    console.log(`settings: reagent joint, sampler uniform, num_probes ${PROBES}, max_steps ${STEPS}, seed 11; onnxruntime threads ${THREADS}; ${seqs} sequences scored per pass; ${ROUNDS} rounds`);
+    console.log(`settings: reagent joint (stopping: probe), sampler uniform, num_probes ${PROBES}, max_steps ${STEPS}, seed 11; onnxruntime threads ${THREADS}; ${seqs} sequences scored per pass; ${ROUNDS} rounds`);
     console.log(`endpoint: serve-model in a separate process; scorer max_batch 64 sequences/request, max_concurrency 2`);
     const fmt = (xs: readonly number[]): string => xs.map((t) => (t / 1000).toFixed(2)).join(", ");
     console.log(`in-process ONNX        : ${fmt(times.get("in-process") as number[])} s (median ${(mi / 1000).toFixed(2)} s)`);
