@@ -272,7 +272,7 @@ export class DuckDbSink implements AuditSink {
     try {
       await this.stage(plans.attributions, encoded.map((e) => e.attribution));
       const inserted = await c.runAndReadAll(`INSERT OR IGNORE INTO ${dq(plans.attributions.physical)} ${plans.attributions.select} RETURNING attribution_id`);
-      const fresh = new Set(inserted.getRowObjectsJson().map((r) => String(r.attribution_id)));
+      const fresh = new Set(inserted.getRowObjectsJson().flatMap((r) => (typeof r.attribution_id === "string" ? [r.attribution_id] : [])));
       // Redelivered ids already have their spans and segments: only new ids bring theirs.
       const news = encoded.filter((e) => fresh.has(e.id));
       for (const [plan, rows] of [
