@@ -1,6 +1,6 @@
 /**
- * Joint mode: the same per-target probes, update rule, stopping rule and aggregation as
- * reference mode, with the model calls shared across target tokens.
+ * Joint mode: the same per-target probes, update rule and aggregation as reference mode, with
+ * the model calls shared across target tokens, and (by default) a cheaper stopping rule.
  *
  * - Update: per probe index b, ONE perturbed copy of prompt ++ completion is scored with
  *   teacher forcing; position P+t gives p(y_t | perturbed context of target t) for every target
@@ -9,13 +9,16 @@
  *   context for later targets), that slot no longer scores y_t, so target t simply skips this
  *   step's update: the replacement of its context is independent of that event, so the skip
  *   biases nothing, it only costs target t a step.
- * - Stopping checks of every live (target, probe) pair go out in one batch call.
+ * - Stopping checks of every live target (per-probe rule: every live (target, probe) pair) go
+ *   out in one batch call.
  * - `check_every` > 1 checks a probe after every `check_every`-th update it received (and at
  *   the last step), a documented deviation: detection is delayed by up to check_every−1 updates,
  *   which the probe spends refining its scores; checks shrink by that factor.
- * - `stopping: ensemble` (a deviation, off by default): each target is checked once per step, on
- *   the top-n of the mean of its probes' softmax(z), and all its probes stop together when that
- *   set suffices; checks fall from one per (target, probe) to one per target.
+ * - `stopping: ensemble` (a deviation, joint mode's default with min_steps 50 and patience 100;
+ *   measured equal recall, docs/benchmarks.md): each target is checked once per step, on the
+ *   top-n of the mean of its probes' softmax(z), and all its probes stop together when that set
+ *   suffices; checks fall from one per (target, probe) to one per target. `stopping: probe` is
+ *   the published per-probe rule.
  * - `min_steps` S > 0 (a deviation): no check before a probe (ensemble: every probe of the
  *   target) received S updates, so every probe in the mean carries at least S updates' evidence.
  * - `patience` S > 0 (a deviation): a target none of whose probes converged within S steps is
