@@ -4,7 +4,7 @@
  * Prints model calls, sequences evaluated and wall time per record, their ratios, and the
  * first-target causal recall of each mode (the "equal recall" check).
  *
- *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--tag name]
+ *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--joint-num-probes B] [--tag name]
  *
  * `--offset` skips that many records of the same ordering, so one benchmark can be split across
  * processes (one per core) and the shards' per-record means averaged.
@@ -38,7 +38,10 @@ for (const it of items) {
   records.push({ id: it.id, prompt: it.prompt, completion: tok.decode(ids), completionIds: ids, causal: it.causal });
 }
 const promptLens = records.map((r) => tok.encode(r.prompt).ids.length);
-console.log(`${records.length} records; prompt tokens mean ${mean(promptLens).toFixed(1)}; completion tokens ${G}; sampler ${sampler}; B=16; T_max=${maxSteps}`);
+const jointProbes = arg("joint-num-probes", "");
+console.log(
+  `${records.length} records; prompt tokens mean ${mean(promptLens).toFixed(1)}; completion tokens ${G}; sampler ${sampler}; B=16${jointProbes ? ` (joint: ${jointProbes})` : ""}; T_max=${maxSteps}`,
+);
 
 type ModeName = "joint" | "reference" | "reference@seed43";
 const out: Record<string, { calls: number; seqs: number; tokens: number; ms: number; r1: number; r3: number; conv: number; results: AttributionResult[] }> = {};
@@ -55,6 +58,7 @@ for (const mode of modes) {
           ...(arg("stopping", "") ? { stopping: arg("stopping", "") as EngineConfigInput["stopping"] } : {}),
           ...(arg("min-steps", "") ? { min_steps: Number(arg("min-steps", "")) } : {}),
           ...(arg("patience", "") ? { patience: Number(arg("patience", "")) } : {}),
+          ...(jointProbes ? { num_probes: Number(jointProbes) } : {}),
         }
       : {};
   engines.set(mode, await engineFor(model, { ...base, ...jointOnly, sampler, max_steps: maxSteps }));
