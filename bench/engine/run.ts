@@ -50,7 +50,7 @@ const modes = arg("modes", "joint,reference").split(",") as ModeName[];
 const engines = new Map<ModeName, Awaited<ReturnType<typeof engineFor>>>();
 for (const mode of modes) {
   const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode };
-  // `--stopping` and `--check-every` apply to joint mode only (reference mode checks every probe after every update).
+  // The stopping-rule flags and `--joint-num-probes` apply to joint mode only (reference mode runs the published rule, B 16).
   const jointOnly: EngineConfigInput =
     mode === "joint"
       ? {

@@ -113,15 +113,15 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
     });
 
     // Stopping checks for every live (target, probe) pair that is due, in one batch.
-    const due: { s: TargetState; b: number; ids: readonly number[]; replace: boolean[]; signature: string }[] = [];
+    const due: { s: TargetState; b: number; ids: readonly number[]; replace: boolean[] }[] = [];
     for (const s of states) {
       if (cfg.stopping === "ensemble") {
         const live = s.probes.live();
         if (live.length === 0 || !live.some((b) => updated.has(`${s.t}:${b}`))) continue;
         if (step < cfg.max_steps && live.some((b) => (s.probes.steps[b] as number) < cfg.min_steps)) continue;
         const mean = meanRows(s.probes.z.map((z) => maskedSoftmax(z, s.replaceable)), s.position);
-        const { replace, signature } = stoppingReplacement(mean, s.replaceable, cfg.keep_top_n);
-        due.push({ s, b: ALL_PROBES, ids: seq.slice(0, s.position), replace, signature });
+        const { replace } = stoppingReplacement(mean, s.replaceable, cfg.keep_top_n);
+        due.push({ s, b: ALL_PROBES, ids: seq.slice(0, s.position), replace });
         continue;
       }
       for (const b of s.probes.live()) {
@@ -132,8 +132,8 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         // Check right after an update (the original's order), on every check_every-th update.
         const last = step >= cfg.max_steps;
         if (!last && (!updated.has(`${s.t}:${b}`) || (s.probes.steps[b] as number) % cfg.check_every !== 0)) continue;
-        const { replace, signature } = stoppingReplacement(z, s.replaceable, cfg.keep_top_n);
-        due.push({ s, b, ids: seq.slice(0, s.position), replace, signature });
+        const { replace } = stoppingReplacement(z, s.replaceable, cfg.keep_top_n);
+        due.push({ s, b, ids: seq.slice(0, s.position), replace });
       }
     }
     if (due.length > 0) {
@@ -148,8 +148,6 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
           if (passed) d.s.probes.stopped.fill(true);
           return;
         }
-        d.s.probes.lastKeep[d.b] = d.signature;
-        d.s.probes.lastCheckStep[d.b] = step;
         if (passed) d.s.probes.stopped[d.b] = true;
       });
     }

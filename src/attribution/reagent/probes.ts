@@ -13,9 +13,6 @@ export class ProbeSet {
   readonly retired: boolean[];
   /** Steps each probe ran (updates applied), frozen when it stops. */
   readonly steps: number[];
-  /** Signature of the keep set at the probe's last stopping check (joint mode's on-change checks). */
-  readonly lastKeep: string[];
-  readonly lastCheckStep: number[];
 
   constructor(
     readonly length: number,
@@ -32,8 +29,6 @@ export class ProbeSet {
     this.stopped = new Array<boolean>(numProbes).fill(false);
     this.retired = new Array<boolean>(numProbes).fill(false);
     this.steps = new Array<number>(numProbes).fill(0);
-    this.lastKeep = new Array<string>(numProbes).fill("");
-    this.lastCheckStep = new Array<number>(numProbes).fill(0);
   }
 
   get numProbes(): number {
@@ -56,7 +51,8 @@ export class ProbeSet {
 
   /** Every probe converged or was retired: the target needs no more model calls. */
   allStopped(): boolean {
-    return this.live().length === 0;
+    for (let b = 0; b < this.z.length; b++) if (this.isLive(b)) return false;
+    return true;
   }
 
   /** Drop every live probe without counting it as converged. */
@@ -91,12 +87,12 @@ export function drawReplacement(length: number, replaceable: readonly boolean[],
  * replaceable positions nothing is replaced, so the check asks only whether the target is in
  * the top-k of the original context.
  */
-export function stoppingReplacement(z: Float64Array, replaceable: readonly boolean[], n: number): { replace: boolean[]; signature: string } {
+export function stoppingReplacement(z: Float64Array, replaceable: readonly boolean[], n: number): { replace: boolean[] } {
   const keep = topNIndices(z, n, replaceable);
   const keepSet = new Set(keep);
   const replace = new Array<boolean>(z.length);
   for (let i = 0; i < z.length; i++) replace[i] = (replaceable[i] ?? false) && !keepSet.has(i);
-  return { replace, signature: keep.sort((a, b) => a - b).join(",") };
+  return { replace };
 }
 
 export interface AggregatedImportance {
