@@ -209,6 +209,14 @@ describe("joint mode min_steps and patience", () => {
     expect(out.warnings.join()).toMatch(/target 1: no probe converged within 7 steps \(patience\)/);
   });
 
+  it("patience gives up a stuck target under ensemble stopping too, while the others converge", async () => {
+    const out = await run(jointEnsemble, input(prompt, [30, 25]), { min_steps: 4, patience: 9, max_steps: 300 });
+    expect(out.targets[0]!.converged).toBe(true);
+    expect(out.targets[1]!.converged).toBe(false);
+    expect(out.targets[1]!.steps).toBe(9);
+    expect(out.targets[1]!.importance.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+  });
+
   it("are refused with reference mode and when they contradict each other", () => {
     expect(() => resolveEngineConfig({ mode: "reference", min_steps: 2 })).toThrow(/min_steps applies to joint mode only/);
     expect(() => resolveEngineConfig({ mode: "reference", patience: 20 })).toThrow(/patience applies to joint mode only/);
