@@ -4,7 +4,11 @@
  * Prints model calls, sequences evaluated and wall time per record, their ratios, and the
  * first-target causal recall of each mode (the "equal recall" check).
  *
- *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 1000] [--check-every 1] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--joint-num-probes B] [--tag name]
+ *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 3000] [--check-every 1] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--joint-num-probes B] [--tag name]
+ *
+ * Reference mode's default T_max is 3000 (inseq's); `--max-steps` lowers it for both modes (joint
+ * mode's default stops every target by its patience, 100 steps, so it is unaffected above that).
+ * A line per record and mode goes to stderr (`!` marks a target that did not converge).
  *
  * `--offset` skips that many records of the same ordering, so one benchmark can be split across
  * processes (one per core) and the shards' per-record means averaged.
@@ -19,7 +23,7 @@ const n = Number(arg("records", "100"));
 const offset = Number(arg("offset", "0"));
 const G = Number(arg("completion-tokens", "10"));
 const sampler = arg("sampler", "pos") as EngineConfigInput["sampler"];
-const maxSteps = Number(arg("max-steps", "1000"));
+const maxSteps = Number(arg("max-steps", "3000")); // the engine's default T_max
 const checkEvery = Number(arg("check-every", "1"));
 const model = await sharedModel();
 const tok = model.tokenizer;
@@ -66,11 +70,16 @@ for (const mode of modes) {
 // Modes alternate record by record, so load from elsewhere on a shared machine hits them alike.
 const results = new Map<ModeName, AttributionResult[]>(modes.map((m) => [m, []]));
 const elapsed = new Map<ModeName, number>(modes.map((m) => [m, 0]));
-for (const r of records) {
+for (const [i, r] of records.entries()) {
   for (const mode of modes) {
     const t0 = performance.now();
-    results.get(mode)!.push(await engines.get(mode)!.engine.attribute({ prompt: r.prompt, completion: r.completion, completionIds: r.completionIds, context: { record_id: r.id } }));
-    elapsed.set(mode, elapsed.get(mode)! + performance.now() - t0);
+    const res = await engines.get(mode)!.engine.attribute({ prompt: r.prompt, completion: r.completion, completionIds: r.completionIds, context: { record_id: r.id } });
+    const ms = performance.now() - t0;
+    results.get(mode)!.push(res);
+    elapsed.set(mode, elapsed.get(mode)! + ms);
+    // Per-record progress on stderr: reference mode at T_max 3000 can take minutes on one record.
+    const steps = res.targets.map((t) => `${t.steps}${t.converged ? "" : "!"}`).join(" ");
+    console.error(`  ${mode} record ${offset + i}: ${res.cost.sequences_evaluated} sequences, ${res.cost.model_calls} calls, ${(ms / 1000).toFixed(1)} s; steps per target ${steps}`);
   }
 }
 for (const mode of modes) {
