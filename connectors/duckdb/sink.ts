@@ -31,7 +31,7 @@ import { toDuckDbStatement } from "../sink-common/sql-params.js";
 import type { CoverageRow, TableNames, TableSpec } from "../sink-common/tables.js";
 import { ATTRIBUTIONS, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../sink-common/tables.js";
 import type { DuckDbSinkConfig, DuckDbSinkConfigInput } from "./config.js";
-import { duckdbSinkConfigSchema } from "./config.js";
+import { defaultDuckDbThreads, duckdbSinkConfigSchema } from "./config.js";
 
 export interface DuckDbSinkOptions {
   readonly metrics?: PipelineMetrics;
@@ -113,7 +113,7 @@ export class DuckDbSink implements AuditSink {
     if (this.instance !== undefined) return;
     const options: Record<string, string> = {};
     if (this.config.read_only) options.access_mode = "READ_ONLY";
-    if (this.config.threads !== undefined) options.threads = String(this.config.threads);
+    options.threads = String(this.config.threads ?? defaultDuckDbThreads());
     if (this.config.memory_limit !== undefined) options.memory_limit = this.config.memory_limit;
     options.checkpoint_threshold = this.config.checkpoint_threshold;
     try {

@@ -7,7 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { defaultDuckDbThreads } from "../../connectors/duckdb/config.js";
 import { DuckDbSink } from "../../connectors/duckdb/sink.js";
+import { findQuery } from "../../schemas/queries/pack.js";
 import { makeResults } from "../conformance/attribution-fixtures.js";
 import { DUCKDB_MIGRATIONS, migrationsTableDdl } from "../../schemas/duckdb/migrations.js";
 import { runSinkConformance } from "../conformance/sink.js";
@@ -82,6 +84,26 @@ describe("DuckDB sink", () => {
       expect(await sink.countPhysical("attribution_segments")).toBe(results.reduce((n, r) => n + r.segments.length, 0));
     } finally {
       await sink.close();
+    }
+  });
+
+  it("runs DuckDB on the configured threads, by default one core less than the machine has", async () => {
+    const threadsOf = async (sink: DuckDbSink): Promise<number> => {
+      const q = { ...findQuery("coverage"), name: "threads", params: [], sql: { clickhouse: "", duckdb: "SELECT current_setting('threads') AS t" } };
+      const { rows } = await sink.runQuery(q);
+      return Number(rows[0]?.t);
+    };
+    for (const [overrides, expected] of [
+      [{}, defaultDuckDbThreads()],
+      [{ threads: 3 }, 3],
+    ] as const) {
+      const sink = newSink(newFile(), overrides as SinkOverrides);
+      await sink.start();
+      try {
+        expect(await threadsOf(sink)).toBe(expected);
+      } finally {
+        await sink.close();
+      }
     }
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ClickHouseSink } from "../../../connectors/clickhouse/sink.js";
 import { classifyClickHouseError } from "../../../connectors/clickhouse/errors.js";
+import { defaultDuckDbThreads } from "../../../connectors/duckdb/config.js";
 import { DuckDbSink, classifyDuckDbError } from "../../../connectors/duckdb/sink.js";
 import { clickhouseSinkConfigSchema, createSink, duckdbSinkConfigSchema, sinkConfigSchema } from "../../../connectors/sink-common/factory.js";
 import { coverageRow } from "../../../connectors/sink-common/audit-sink.js";
@@ -31,6 +32,13 @@ describe("sink config schemas", () => {
     expect(duckdbSinkConfigSchema.parse({ type: "duckdb" })).toMatchObject({ path: "./reagent-stream.duckdb", read_only: false, store_text: "redacted", migrate: true });
     expect(duckdbSinkConfigSchema.parse({ type: "duckdb", checkpoint_threshold: "256MB" }).checkpoint_threshold).toBe("256MB");
     expect(duckdbSinkConfigSchema.safeParse({ type: "duckdb", checkpoint_threshold: "lots" }).success).toBe(false);
+  });
+
+  it("leave DuckDB one core less than the machine has, never none", () => {
+    expect(defaultDuckDbThreads(16)).toBe(15);
+    expect(defaultDuckDbThreads(2)).toBe(1);
+    expect(defaultDuckDbThreads(1)).toBe(1);
+    expect(duckdbSinkConfigSchema.parse({ type: "duckdb" }).threads).toBeUndefined();
   });
 
   it("createSink picks the store by type", () => {
