@@ -76,6 +76,25 @@ interface EncodedResult {
  */
 const ENCODE_SLICE = 128;
 
+/** Runs tasks one after another; a failed task does not stop the ones queued behind it. */
+class SerialQueue {
+  private tail: Promise<void> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Settles once every task queued so far has. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+}
+
 const BIG_TYPES: ReadonlySet<DuckDBTypeId> = new Set([DuckDBTypeId.BIGINT, DuckDBTypeId.UBIGINT, DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT, DuckDBTypeId.DECIMAL]);
 
 export class DuckDbSink implements AuditSink {
@@ -89,8 +108,8 @@ export class DuckDbSink implements AuditSink {
   private coverageWriter: BatchWriter<CoverageRow> | undefined;
   private plans: Record<"attributions" | "attribution_spans" | "attribution_segments", TablePlan> | undefined;
   /** Serialises transactions on the write connection (attribution and coverage batches). */
-  private lock: Promise<void> = Promise.resolve();
-  private encoding: Promise<void> = Promise.resolve();
+  private readonly lock = new SerialQueue();
+  private readonly encoding = new SerialQueue();
   private version = "";
 
   constructor(
@@ -183,22 +202,12 @@ export class DuckDbSink implements AuditSink {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
-    this.lock = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.lock.run(fn);
   }
 
   /** Batches encode one after another, so the first is ready to insert while the next encodes. */
   private inOrder<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.encoding.then(fn);
-    this.encoding = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.encoding.run(fn);
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -371,7 +380,7 @@ export class DuckDbSink implements AuditSink {
     try {
       await this.writer?.close();
       await this.coverageWriter?.close();
-      await this.lock;
+      await this.lock.idle();
     } finally {
       this.writer = undefined;
       this.coverageWriter = undefined;
