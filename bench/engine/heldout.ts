@@ -4,7 +4,7 @@
  * method and mode, plus per-target agreement between joint and reference mode.
  *
  *   node --import tsx bench/engine/heldout.ts [--per-task N] [--offset N] [--limit N] [--sampler pos] [--max-steps 1000] [--num-probes 16] [--methods a,b]
- *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--tag name] [--save dir]
+ *     [--replacing-ratio r] [--keep-top-n n] [--check-every c] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--aggregation probes|pooled] [--tag name] [--save dir]
  *
  * `--save dir` writes each method's results as JSONL so runs made in separate processes (one per
  * core) can be compared afterwards with bench/engine/agreement.ts.
@@ -50,6 +50,7 @@ for (const m of methods.filter((x) => only.includes(x.name))) {
     if (arg("stopping", "")) extra.stopping = arg("stopping", "") as EngineConfigInput["stopping"];
     if (arg("min-steps", "")) extra.min_steps = Number(arg("min-steps", ""));
     if (arg("patience", "")) extra.patience = Number(arg("patience", ""));
+    if (arg("aggregation", "")) extra.aggregation = arg("aggregation", "") as EngineConfigInput["aggregation"];
   }
   const built = await engineFor(model, { ...m.cfg, ...extra, sampler, max_steps: maxSteps, num_probes: numProbes, max_targets: 1 });
   const rs: AttributionResult[] = [];

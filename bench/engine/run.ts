@@ -4,7 +4,7 @@
  * Prints model calls, sequences evaluated and wall time per record, their ratios, and the
  * first-target causal recall of each mode (the "equal recall" check).
  *
- *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 3000] [--check-every 1] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--joint-num-probes B] [--tag name]
+ *   node --import tsx bench/engine/run.ts [--records 100] [--offset 0] [--completion-tokens 10] [--sampler pos] [--max-steps 3000] [--check-every 1] [--stopping probe|ensemble] [--min-steps S] [--patience S] [--aggregation probes|pooled] [--joint-num-probes B] [--seed N] [--tag name]
  *
  * Reference mode's default T_max is 3000 (inseq's); `--max-steps` lowers it for both modes (joint
  * mode's default stops every target by its patience, 100 steps, so it is unaffected above that).
@@ -48,12 +48,13 @@ console.log(
 );
 
 type ModeName = "joint" | "reference" | "reference@seed43";
-const out: Record<string, { calls: number; seqs: number; tokens: number; ms: number; r1: number; r3: number; conv: number; results: AttributionResult[] }> = {};
+type PerRecord = { id: string; sequences: number; calls: number; r1: boolean; r3: boolean };
+const out: Record<string, { calls: number; seqs: number; tokens: number; ms: number; r1: number; r3: number; conv: number; results: AttributionResult[]; per_record: PerRecord[] }> = {};
 // `reference@seed43` is reference mode under another seed: how much two runs of the published method agree.
 const modes = arg("modes", "joint,reference").split(",") as ModeName[];
 const engines = new Map<ModeName, Awaited<ReturnType<typeof engineFor>>>();
 for (const mode of modes) {
-  const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode };
+  const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode, seed: Number(arg("seed", "42")) };
   // The stopping-rule flags and `--joint-num-probes` apply to joint mode only (reference mode runs the published rule, B 16).
   const jointOnly: EngineConfigInput =
     mode === "joint"
@@ -63,6 +64,7 @@ for (const mode of modes) {
           ...(arg("min-steps", "") ? { min_steps: Number(arg("min-steps", "")) } : {}),
           ...(arg("patience", "") ? { patience: Number(arg("patience", "")) } : {}),
           ...(jointProbes ? { num_probes: Number(jointProbes) } : {}),
+          ...(arg("aggregation", "") ? { aggregation: arg("aggregation", "") as EngineConfigInput["aggregation"] } : {}),
         }
       : {};
   engines.set(mode, await engineFor(model, { ...base, ...jointOnly, sampler, max_steps: maxSteps }));
@@ -79,7 +81,8 @@ for (const [i, r] of records.entries()) {
     elapsed.set(mode, elapsed.get(mode)! + ms);
     // Per-record progress on stderr: reference mode at T_max 3000 can take minutes on one record.
     const steps = res.targets.map((t) => `${t.steps}${t.converged ? "" : "!"}`).join(" ");
-    console.error(`  ${mode} record ${offset + i}: ${res.cost.sequences_evaluated} sequences, ${res.cost.model_calls} calls, ${(ms / 1000).toFixed(1)} s; steps per target ${steps}`);
+    const hit = causalRecallAtK(res, r.causal, 1) ? "@1" : causalRecallAtK(res, r.causal, 3) ? "@3" : "miss";
+    console.error(`  ${mode} record ${offset + i}: ${res.cost.sequences_evaluated} sequences, ${res.cost.model_calls} calls, ${(ms / 1000).toFixed(1)} s; steps per target ${steps}; causal ${hit}`);
   }
 }
 for (const mode of modes) {
@@ -93,6 +96,14 @@ for (const mode of modes) {
     r3: mean(rs.map((x, i) => (causalRecallAtK(x, records[i]!.causal, 3) ? 1 : 0))),
     conv: mean(rs.map((x) => x.convergence.targets_converged / Math.max(1, x.convergence.targets_total))),
     results: rs,
+    // Per record, so runs under other seeds can be paired record by record (bench/engine/seeds.ts).
+    per_record: rs.map((x, i) => ({
+      id: records[i]!.id,
+      sequences: x.cost.sequences_evaluated,
+      calls: x.cost.model_calls,
+      r1: causalRecallAtK(x, records[i]!.causal, 1),
+      r3: causalRecallAtK(x, records[i]!.causal, 3),
+    })),
   };
   const o = out[mode];
   console.log(
@@ -125,7 +136,7 @@ mkdirSync("bench/results", { recursive: true });
 writeFileSync(
   `bench/results/engine-${sampler}${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
   JSON.stringify(
-    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, ...(j ? { joint: { ...j, results: undefined } } : {}), ...(r ? { reference: { ...r, results: undefined } } : {}), ...(out["reference@seed43"] ? { reference_seed43: { ...out["reference@seed43"], results: undefined } } : {}), agreement: agreementRows },
+    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, seed: Number(arg("seed", "42")), max_steps: maxSteps, ...(j ? { joint: { ...j, results: undefined } } : {}), ...(r ? { reference: { ...r, results: undefined } } : {}), ...(out["reference@seed43"] ? { reference_seed43: { ...out["reference@seed43"], results: undefined } } : {}), agreement: agreementRows },
     null,
     2,
   ),

@@ -68,6 +68,12 @@ export const engineConfigSchema = z
       .describe(
         "Joint mode: give a target up after this many steps when none of its probes converged (converged: false, mean over all probes, as at T_max); 0 = only T_max. Default: twice min_steps",
       ),
+    aggregation: z
+      .enum(["probes", "pooled"])
+      .default("probes")
+      .describe(
+        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, i.e. one score carrying every probe's updates (docs/attribution.md)",
+      ),
     max_targets: z.number().int().min(1).default(64).describe("Attribute at most this many completion tokens (the first ones)"),
     mlm_top_k: z.number().int().min(1).default(5).describe("mlm sampler: draw among the masked LM's top-k predictions (1 = argmax)"),
     self_top_k: z.number().int().min(1).default(5).describe("self sampler: draw among the target model's top-k predictions"),
@@ -84,6 +90,7 @@ export const engineConfigSchema = z
     if (cfg.check_every !== 1) ctx.addIssue({ code: "custom", path: ["check_every"], message: "check_every applies to joint mode only; reference mode checks every probe after every update" });
     if ((cfg.min_steps ?? 0) !== 0) ctx.addIssue({ code: "custom", path: ["min_steps"], message: "min_steps applies to joint mode only; reference mode checks after every update" });
     if ((cfg.patience ?? 0) !== 0) ctx.addIssue({ code: "custom", path: ["patience"], message: "patience applies to joint mode only; reference mode stops at max_steps" });
+    if (cfg.aggregation !== "probes") ctx.addIssue({ code: "custom", path: ["aggregation"], message: "aggregation: pooled applies to joint mode only; reference mode averages its converged probes as published" });
     if ((cfg.stopping ?? "probe") !== "probe") ctx.addIssue({ code: "custom", path: ["stopping"], message: "stopping: ensemble applies to joint mode only; use mode: joint" });
   });
 

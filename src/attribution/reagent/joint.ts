@@ -30,8 +30,7 @@
 import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "../targets.js";
 import { probabilityOf, samplerContext } from "../targets.js";
 import { unperturbedPass } from "../unperturbed.js";
-import { maskedSoftmax, meanRows } from "../vector-math.js";
-import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, stoppingReplacement } from "./probes.js";
+import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, scoreOf, stoppingReplacement } from "./probes.js";
 
 /** Probe index of an ensemble check: it speaks for all of the target's probes. */
 const ALL_PROBES = -1;
@@ -119,7 +118,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         const live = s.probes.live();
         if (live.length === 0 || !live.some((b) => updated.has(`${s.t}:${b}`))) continue;
         if (step < cfg.max_steps && live.some((b) => (s.probes.steps[b] as number) < cfg.min_steps)) continue;
-        const mean = meanRows(s.probes.z.map((z) => maskedSoftmax(z, s.replaceable)), s.position);
+        const mean = scoreOf(s.probes.z, s.replaceable, s.position, cfg.aggregation);
         const { replace } = stoppingReplacement(mean, s.replaceable, cfg.keep_top_n);
         due.push({ s, b: ALL_PROBES, ids: seq.slice(0, s.position), replace });
         continue;
@@ -161,7 +160,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
   }
 
   const out: TargetAttribution[] = states.map((s) => {
-    const agg = aggregateProbes(s.probes);
+    const agg = aggregateProbes(s.probes, cfg.aggregation);
     if (!agg.converged) {
       const limit = s.steps < cfg.max_steps && cfg.patience > 0 ? `${s.steps} steps (patience)` : `${cfg.max_steps} steps`;
       warnings.push(`target ${s.t}: no probe converged within ${limit}; importance is the mean over all probes`);

@@ -101,19 +101,34 @@ export interface AggregatedImportance {
   readonly probesConverged: number;
 }
 
+/** How a target's probes become one importance vector (see `aggregateProbes`). */
+export type Aggregation = "probes" | "pooled";
+
 /**
  * Aggregation (§2.7): the mean of softmax(z) over probes that stopped. When none stopped the
  * original divides 0 by 0 (NaN); like inseq PR #305 we fall back to the mean over all probes
  * and say `converged: false`. Protected positions get 0 and the vector sums to 1.
+ *
+ * `pooled` (a deviation, joint mode only): softmax of the same probes' mean z. The update rule
+ * is additive, so the mean z is one probe's score after every update all of them received: the
+ * evidence of B walks summed in one walk rather than B noisy walks averaged after softmax.
  */
-export function aggregateProbes(set: ProbeSet): AggregatedImportance {
+export function aggregateProbes(set: ProbeSet, how: Aggregation = "probes"): AggregatedImportance {
   const conv = set.z.filter((_, b) => set.stopped[b]);
   const use = conv.length > 0 ? conv : set.z;
-  const rows = use.map((z) => maskedSoftmax(z, set.replaceable));
   if (!set.replaceable.some(Boolean)) {
     // Nothing could be replaced: there is no evidence, so no position is preferred.
     const uniform = new Float64Array(set.length).fill(set.length > 0 ? 1 / set.length : 0);
     return { importance: uniform, converged: false, probesConverged: 0 };
   }
-  return { importance: meanRows(rows, set.length), converged: conv.length > 0, probesConverged: conv.length };
+  return { importance: scoreOf(use, set.replaceable, set.length, how), converged: conv.length > 0, probesConverged: conv.length };
+}
+
+/** One importance vector from a group of probes' z, by the given aggregation. */
+export function scoreOf(zs: readonly Float64Array[], replaceable: readonly boolean[], length: number, how: Aggregation): Float64Array {
+  if (how === "pooled") return maskedSoftmax(meanRows(zs, length), replaceable);
+  return meanRows(
+    zs.map((z) => maskedSoftmax(z, replaceable)),
+    length,
+  );
 }

@@ -60,6 +60,7 @@ interface AttributeFlags {
   stopping?: "probe" | "ensemble";
   minSteps?: number;
   patience?: number;
+  aggregation?: "probes" | "pooled";
   mlmModel?: string;
   segment?: SegmentRule[];
   json?: boolean;
@@ -89,9 +90,17 @@ export function registerAttribute(program: Command): void {
     .option("--replacing-ratio <r>", "r: replacement probability per update (default 0.3)", floatArg("--replacing-ratio"))
     .option("--max-targets <n>", "attribute at most this many completion tokens (default 64)", intArg("--max-targets", 1))
     .option("--check-every <n>", "joint mode: stopping-check interval (default 1)", intArg("--check-every", 1))
-    .addOption(new Option("--stopping <how>", "joint mode: check each probe (as published) or each target's probe ensemble (cheaper, less faithful)").choices(["probe", "ensemble"]))
-    .option("--min-steps <n>", "joint mode: no stopping check before n updates (default 0)", intArg("--min-steps", 0))
-    .option("--patience <n>", "joint mode: give a target up after n steps without a converged probe (default 0: only --max-steps)", intArg("--patience", 0))
+    .addOption(
+      new Option("--stopping <how>", "joint mode: check each target's probe ensemble (default) or each probe on its own (as published)").choices(["probe", "ensemble"]),
+    )
+    .option("--min-steps <n>", "joint mode: no stopping check before n updates (default 50 with ensemble stopping, else 0)", intArg("--min-steps", 0))
+    .option("--patience <n>", "joint mode: give a target up after n steps without a converged probe (default twice --min-steps; 0: only --max-steps)", intArg("--patience", 0))
+    .addOption(
+      new Option("--aggregation <how>", "joint mode: average the converged probes' softmax (default, as published) or pool their scores (softmax of the mean)").choices([
+        "probes",
+        "pooled",
+      ]),
+    )
     .option("--mlm-model <dir>", "masked LM directory for --sampler mlm (default: bundled models/tiny-mlm)")
     .option("--segment <name=START..END>", "name a segment between two markers (repeatable)", segmentArg)
     .option("--threads <n>", "onnxruntime intra-op threads", intArg("--threads", 1))
@@ -134,6 +143,7 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
     ...(flags.stopping === undefined ? {} : { stopping: flags.stopping }),
     ...(flags.minSteps === undefined ? {} : { min_steps: flags.minSteps }),
     ...(flags.patience === undefined ? {} : { patience: flags.patience }),
+    ...(flags.aggregation === undefined ? {} : { aggregation: flags.aggregation }),
   };
   const model = await loadAttributionModel(
     scorerConfigFromSpec(flags.model, {

@@ -36,12 +36,15 @@ const keyPos = 4;
 
 // Joint mode with the ensemble stopping check (one check per target on its probes' mean).
 const jointEnsemble: AttributionMethod = (inp, deps) => reagentJoint(inp, { ...deps, config: { ...deps.config, stopping: "ensemble" } });
+// ... and the pooled aggregation (softmax of the probes' mean z), which its ensemble check also ranks by.
+const jointPooled: AttributionMethod = (inp, deps) => reagentJoint(inp, { ...deps, config: { ...deps.config, stopping: "ensemble", aggregation: "pooled" } });
 
 describe.each([
   ["reference", reagentReference, 8],
   ["joint", reagentJoint, 8],
   // Stopping on the ensemble stops earlier, on less evidence: measured lower recall (docs/benchmarks.md).
   ["joint (ensemble stopping)", jointEnsemble, 6],
+  ["joint (ensemble stopping, pooled aggregation)", jointPooled, 6],
 ] as const)("ReAGent %s mode", (_name, method, minHits) => {
   it("ranks the planted causal token first for the first target (most seeds)", async () => {
     // A 30-token context, so keeping the top-5 is a real test; the key sits at position 13.
@@ -119,12 +122,12 @@ describe("joint mode check_every", () => {
 
 describe("importance vectors (property)", () => {
   it("are finite, non-negative and sum to 1 over their context for every method", async () => {
-    const methods: AttributionMethod[] = [reagentReference, reagentJoint, leaveOneOut, randomAttribution];
+    const methods: AttributionMethod[] = [reagentReference, reagentJoint, jointPooled, leaveOneOut, randomAttribution];
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: 12 }),
         fc.array(fc.integer({ min: 1, max: V - 1 }), { minLength: 1, maxLength: 3 }),
-        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 4 }),
         fc.integer({ min: 0, max: 1000 }),
         async (p, c, m, seed) => {
           const out = await run(methods[m]!, input(p, c), { max_steps: 20, num_probes: 3 }, seed);
@@ -221,5 +224,7 @@ describe("joint mode min_steps and patience", () => {
     expect(() => resolveEngineConfig({ mode: "reference", min_steps: 2 })).toThrow(/min_steps applies to joint mode only/);
     expect(() => resolveEngineConfig({ mode: "reference", patience: 20 })).toThrow(/patience applies to joint mode only/);
     expect(() => resolveEngineConfig({ min_steps: 20, patience: 20 })).toThrow(/patience 20 would give every target up/);
+    expect(() => resolveEngineConfig({ mode: "reference", aggregation: "pooled" })).toThrow(/aggregation: pooled applies to joint mode only/);
+    expect(resolveEngineConfig({}).aggregation).toBe("probes");
   });
 });

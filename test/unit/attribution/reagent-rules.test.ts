@@ -115,4 +115,44 @@ describe("aggregation (§2.7)", () => {
     expect(agg.importance[3]).toBe(0);
     expect(agg.importance.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
   });
+
+  it("pooled: softmax of the mean z over the converged probes, i.e. one walk carrying all their updates", () => {
+    const set = new ProbeSet(3, [true, true, true], 3, createRng(4));
+    set.z[0]!.set([4, 0, 3]);
+    set.z[1]!.set([0, 4, 3]);
+    set.z[2]!.set([0, 0, 90]); // not converged: left out, as in the published aggregation
+    set.stopped[0] = true;
+    set.stopped[1] = true;
+    const agg = aggregateProbes(set, "pooled");
+    // mean z = [2, 2, 3]: position 2 wins although it tops neither probe (mean of softmax would rank it last).
+    const e = [Math.exp(2), Math.exp(2), Math.exp(3)];
+    const sum = e[0]! + e[1]! + e[2]!;
+    e.forEach((v, i) => expect(agg.importance[i]).toBeCloseTo(v / sum, 12));
+    expect(aggregateProbes(set, "probes").importance[2]).toBeLessThan(agg.importance[2]!);
+    expect(agg.probesConverged).toBe(2);
+  });
+
+  it("pooled: equals one probe that received every probe's updates (the rule is additive)", () => {
+    const rng = createRng(11);
+    const set = new ProbeSet(5, [false, true, true, true, true], 4, createRng(12));
+    const one = new Float64Array(5);
+    for (const z of set.z) for (let i = 0; i < 5; i++) one[i] = (one[i] as number) + (z[i] as number) / 4;
+    for (let step = 0; step < 30; step++) {
+      for (let b = 0; b < 4; b++) {
+        const mask = drawReplacement(5, set.replaceable, 0.3, rng);
+        const d = rng.next() - 0.3;
+        applyUpdate(set.z[b]!, mask, set.replaceable, d, 1e-6);
+        // The same update scaled by 1/B applied to the single walk.
+        const tmp = new Float64Array(5);
+        applyUpdate(tmp, mask, set.replaceable, d, 1e-6);
+        for (let i = 0; i < 5; i++) one[i] = (one[i] as number) + (tmp[i] as number) / 4;
+      }
+    }
+    set.stopped.fill(true);
+    const agg = aggregateProbes(set, "pooled");
+    const want = [0, ...[1, 2, 3, 4].map((i) => Math.exp(one[i]!))];
+    const sum = want.reduce((a, b) => a + b, 0);
+    want.forEach((v, i) => expect(agg.importance[i]).toBeCloseTo(v / sum, 9));
+    expect(agg.importance[0]).toBe(0);
+  });
 });

@@ -46,5 +46,6 @@ describe("engine settings", () => {
     expect(() => resolveEngineConfig({ mode: "reference", check_every: 4 })).toThrow(/check_every/);
     expect(resolveEngineConfig({ mode: "joint", stopping: "ensemble", check_every: 4 })).toMatchObject({ stopping: "ensemble", check_every: 4 });
     expect(resolveEngineConfig({ method: "loo", mode: "reference" }).stopping).toBe("probe");
+    expect(() => resolveEngineConfig({ mode: "reference", aggregation: "pooled" })).toThrow(/aggregation/);
   });
 });
