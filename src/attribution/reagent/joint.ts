@@ -24,6 +24,8 @@
  * - `patience` S > 0 (a deviation): a target none of whose probes converged within S steps is
  *   given up like one that reached T_max (`converged: false`, mean over all probes): a target
  *   that n kept tokens cannot explain otherwise holds every probe's update pass until T_max.
+ * - `aggregation: pooled` (a deviation, opt-in): softmax of the probes' mean z, used by the
+ *   ensemble check and the result; `probes` (default) is the published mean of softmax(z).
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */

@@ -16,10 +16,10 @@ function cli(args: string[]) {
 
 describe("reagent-stream attribute (real CLI, bundled model)", () => {
   it("--json prints a schema-valid result carrying the settings it was given", () => {
-    const r = cli(["--prompt", PROMPT, "--generate", "1", "--stopping", "ensemble", "--min-steps", "10", "--patience", "20", "--seed", "7", "--json", ...FAST]);
+    const r = cli(["--prompt", PROMPT, "--generate", "1", "--stopping", "ensemble", "--min-steps", "10", "--patience", "20", "--aggregation", "pooled", "--seed", "7", "--json", ...FAST]);
     expect(r.status, r.stderr).toBe(0);
     const result = attributionResultSchema.parse(JSON.parse(r.stdout));
-    expect(result.config).toMatchObject({ mode: "joint", stopping: "ensemble", min_steps: 10, patience: 20, seed: 7, num_probes: 4, max_steps: 40 });
+    expect(result.config).toMatchObject({ mode: "joint", stopping: "ensemble", min_steps: 10, patience: 20, aggregation: "pooled", seed: 7, num_probes: 4, max_steps: 40 });
     expect(result.completion.text).toBe(" Athens");
     expect(result.spans.length).toBeGreaterThan(0);
   });
