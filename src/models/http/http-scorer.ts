@@ -7,6 +7,7 @@
  * sequencesPerRequest × maxConcurrency: what the engine may hand over in one call so that all
  * allowed requests can be in flight at once.
  */
+import { setMaxListeners } from "node:events";
 import { ScoringError } from "../../errors.js";
 import type { ScoreOptions, ScoreSequence, ScoredSequence, Scorer, ScorerCapabilities, ScorerInfo } from "../scorer.js";
 import type { RequestGuard, ScorerStats } from "./guard.js";
@@ -81,6 +82,9 @@ export class HttpScorer implements Scorer {
     for (let i = 0; i < batch.length; i += per) groups.push(batch.slice(i, i + per));
     // One failed group cancels the others: their answers would be thrown away.
     const ctrl = new AbortController();
+    // Every request of this batch (one per sequence on TGI) waits on this signal: more than Node's
+    // default of 10 listeners is expected, and the controller dies with the batch, so no limit.
+    setMaxListeners(0, ctrl.signal);
     const onAbort = (): void => ctrl.abort(opts.signal?.reason);
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     const send = this.sender(ctrl.signal);
