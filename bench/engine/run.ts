@@ -24,6 +24,7 @@ const offset = Number(arg("offset", "0"));
 const G = Number(arg("completion-tokens", "10"));
 const sampler = arg("sampler", "pos") as EngineConfigInput["sampler"];
 const maxSteps = Number(arg("max-steps", "3000")); // the engine's default T_max
+const seed = Number(arg("seed", "42"));
 const checkEvery = Number(arg("check-every", "1"));
 const model = await sharedModel();
 const tok = model.tokenizer;
@@ -54,7 +55,7 @@ const out: Record<string, { calls: number; seqs: number; tokens: number; ms: num
 const modes = arg("modes", "joint,reference").split(",") as ModeName[];
 const engines = new Map<ModeName, Awaited<ReturnType<typeof engineFor>>>();
 for (const mode of modes) {
-  const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode, seed: Number(arg("seed", "42")) };
+  const base = mode === "reference@seed43" ? { mode: "reference" as const, seed: 43 } : { mode, seed };
   // The stopping-rule flags and `--joint-num-probes` apply to joint mode only (reference mode runs the published rule, B 16).
   const jointOnly: EngineConfigInput =
     mode === "joint"
@@ -87,23 +88,24 @@ for (const [i, r] of records.entries()) {
 }
 for (const mode of modes) {
   const rs = results.get(mode)!;
+  // Per record, so runs under other seeds can be paired record by record (bench/engine/seeds.ts).
+  const perRecord: PerRecord[] = rs.map((x, i) => ({
+    id: records[i]!.id,
+    sequences: x.cost.sequences_evaluated,
+    calls: x.cost.model_calls,
+    r1: causalRecallAtK(x, records[i]!.causal, 1),
+    r3: causalRecallAtK(x, records[i]!.causal, 3),
+  }));
   out[mode] = {
     calls: mean(rs.map((x) => x.cost.model_calls)),
     seqs: mean(rs.map((x) => x.cost.sequences_evaluated)),
     tokens: mean(rs.map((x) => x.cost.tokens_processed)),
     ms: elapsed.get(mode)! / records.length,
-    r1: mean(rs.map((x, i) => (causalRecallAtK(x, records[i]!.causal, 1) ? 1 : 0))),
-    r3: mean(rs.map((x, i) => (causalRecallAtK(x, records[i]!.causal, 3) ? 1 : 0))),
+    r1: mean(perRecord.map((p) => (p.r1 ? 1 : 0))),
+    r3: mean(perRecord.map((p) => (p.r3 ? 1 : 0))),
     conv: mean(rs.map((x) => x.convergence.targets_converged / Math.max(1, x.convergence.targets_total))),
     results: rs,
-    // Per record, so runs under other seeds can be paired record by record (bench/engine/seeds.ts).
-    per_record: rs.map((x, i) => ({
-      id: records[i]!.id,
-      sequences: x.cost.sequences_evaluated,
-      calls: x.cost.model_calls,
-      r1: causalRecallAtK(x, records[i]!.causal, 1),
-      r3: causalRecallAtK(x, records[i]!.causal, 3),
-    })),
+    per_record: perRecord,
   };
   const o = out[mode];
   console.log(
@@ -136,7 +138,7 @@ mkdirSync("bench/results", { recursive: true });
 writeFileSync(
   `bench/results/engine-${sampler}${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
   JSON.stringify(
-    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, seed: Number(arg("seed", "42")), max_steps: maxSteps, ...(j ? { joint: { ...j, results: undefined } } : {}), ...(r ? { reference: { ...r, results: undefined } } : {}), ...(out["reference@seed43"] ? { reference_seed43: { ...out["reference@seed43"], results: undefined } } : {}), agreement: agreementRows },
+    { command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, records: records.length, offset, completion_tokens: G, seed, max_steps: maxSteps, ...(j ? { joint: { ...j, results: undefined } } : {}), ...(r ? { reference: { ...r, results: undefined } } : {}), ...(out["reference@seed43"] ? { reference_seed43: { ...out["reference@seed43"], results: undefined } } : {}), agreement: agreementRows },
     null,
     2,
   ),

@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { createRng } from "../../src/attribution/rng.js";
-import { arg, mean, pct } from "./common.js";
+import { arg, commandLine, mean, pct } from "./common.js";
 
 const perRecordSchema = z.array(z.object({ id: z.string(), r1: z.boolean(), r3: z.boolean(), sequences: z.number().optional(), seqs: z.number().optional() }).loose());
 type PerRecord = z.infer<typeof perRecordSchema>[number];
@@ -75,3 +75,4 @@ for (const k of ["r1", "r3"] as const) {
   const hi = boots[Math.floor(0.975 * boots.length)] as number;
   console.log(`${b.name} − ${a.name}, recall@${k.slice(1)}: ${(100 * mean(diff)).toFixed(1)} points (95% bootstrap interval over records ${(100 * lo).toFixed(1)} to ${(100 * hi).toFixed(1)})`);
 }
+console.log(`command: ${commandLine()}`);
