@@ -3,23 +3,26 @@
  * (every preset), rules, the bundled ONNX model and the embedded DuckDB store, in a child
  * process as a user runs it.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { OtlpReceiver } from "./fixtures/otlp-receiver.js";
+import { cleanEnv, runCli } from "./fixtures/cli.js";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 
 describe("reagent-stream demo", () => {
   const out = mkdtempSync(join(tmpdir(), "reagent-demo-"));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it("runs the pipeline on the bundled samples into DuckDB and prints a summary", () => {
+  it("runs the pipeline on the bundled samples into DuckDB, prints a summary, and honours OTEL_EXPORTER_OTLP_ENDPOINT", async () => {
+    const rx = await OtlpReceiver.start();
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, [join(ROOT, "bin/reagent-stream.js"), "demo", "--out", out], { cwd: ROOT, encoding: "utf8", timeout: 240_000 });
+    const r = await runCli(["demo", "--out", out], cleanEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url }));
+    await rx.stop();
     const secs = (Date.now() - t0) / 1000;
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
+    expect(rx.spans.filter((s) => s.name.startsWith("reagent.attribute"))).toHaveLength(8);
     expect(r.stdout).toMatch(/records 17 .* parsed 15, dead-lettered 2/);
     expect(r.stdout).toMatch(/"sampled:rule:showcase":1/);
     expect(r.stdout).toMatch(/"skipped:rule:logged_models":7/);

@@ -26,7 +26,6 @@ import { errorMessage } from "../../errors.js";
 import { loadAttributionModel, type LoadedModel } from "../../models/endpoint.js";
 import { EngineAttributor, type RecordAttributor } from "../../pipeline/attributor.js";
 import type { DeadLetterSink, PipelineMetrics, Sink, Source } from "../../pipeline/contracts.js";
-import { noopMetrics } from "../../pipeline/contracts.js";
 import type { Env } from "../../pipeline/config-loader.js";
 import { RecordMapper } from "../../pipeline/mapping/mapper.js";
 import { RecordSampler } from "../../pipeline/sampling/sampler.js";
@@ -93,9 +92,10 @@ function buildSinks(cfg: WorkerConfig, metrics: PipelineMetrics, logger: Logger)
 export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = {}): Promise<Worker> {
   const logger = opts.logger ?? createLogger(cfg.logging.level);
   for (const line of configWarnings(cfg)) logger.warn({}, `config: ${line}`);
-  let otel: OtelExport | undefined;
-  if (cfg.otel !== undefined) otel = await createOtelExporter(cfg.otel, { log: logger, ...(opts.env ? { env: opts.env } : {}) });
-  const metrics = otel?.metrics ?? noopMetrics;
+  // Always resolved, with or without an `otel:` section: the standard OTEL_* variables alone
+  // turn export on (docs/otel.md); with neither, this is a no-op that opens nothing.
+  const otel: OtelExport = await createOtelExporter(cfg.otel ?? {}, { log: logger, ...(opts.env ? { env: opts.env } : {}) });
+  const metrics = otel.metrics;
 
   let model: LoadedModel | undefined;
   let built: BuiltEngine | undefined;
@@ -128,7 +128,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
     sampler: new RecordSampler(cfg.sampling),
     attributor,
     sinks: buildSinks(cfg, metrics, logger),
-    exporters: otel ? [otel.exporter] : [],
+    exporters: otel.settings.traces || otel.settings.logs ? [otel.exporter] : [],
     deadLetters: buildDeadLetters(cfg, logger),
     metrics,
     logger,
@@ -152,7 +152,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
         if (statsTimer) clearInterval(statsTimer);
         await built?.close();
         await model?.close();
-        await otel?.shutdown();
+        await otel.shutdown();
       }
     },
   };
