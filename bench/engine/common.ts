@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { EngineConfigInput } from "../../src/attribution/config.js";
-import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/cli/engine-factory.js";
+import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/app/engine.js";
 import type { LocalModel } from "../../src/models/local-model.js";
 import { loadLocalModel } from "../../src/models/local-model.js";
 

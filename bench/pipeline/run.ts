@@ -21,7 +21,7 @@ import { JsonlDeadLetters } from "../../connectors/dead-letter/jsonl.js";
 import { JsonlSink } from "../../connectors/file/jsonl-sink.js";
 import { kafkaSourceConfigSchema } from "../../connectors/kafka/config.js";
 import { KafkaSource } from "../../connectors/kafka/source.js";
-import { BUNDLED_LM_DIR, buildEngine } from "../../src/cli/engine-factory.js";
+import { BUNDLED_LM_DIR, buildEngine } from "../../src/app/engine.js";
 import { EngineAttributor } from "../../src/pipeline/attributor.js";
 import { RecordMapper } from "../../src/pipeline/mapping/mapper.js";
 import { RecordSampler } from "../../src/pipeline/sampling/sampler.js";

@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { AttributionEngine } from "../../src/attribution/engine.js";
 import { UniformSampler } from "../../src/attribution/samplers/uniform.js";
-import { BUNDLED_LM_DIR } from "../../src/cli/engine-factory.js";
+import { BUNDLED_LM_DIR } from "../../src/app/engine.js";
 import { DEMO_RECORDS } from "../../src/cli/commands/demo.js";
 import { loadLocalModel } from "../../src/models/local-model.js";
 import type { ChatMessage } from "../../src/text/chat-template.js";

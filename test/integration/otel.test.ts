@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ATTRIBUTE_SPECS, createOtelExporter, METRIC_SPECS, prometheusNames, type OtelExport } from "../../connectors/otel/index.js";
 import type { AttributionModel, AttributeRequest } from "../../src/attribution/engine.js";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/cli/engine-factory.js";
+import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/app/engine.js";
 import { isReagentError } from "../../src/errors.js";
 import { loadLocalModel, type LocalModel } from "../../src/models/local-model.js";
 import type { Scorer } from "../../src/models/scorer.js";

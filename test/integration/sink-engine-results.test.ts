@@ -14,7 +14,7 @@ import type { AuditSink } from "../../connectors/sink-common/audit-sink.js";
 import { toRows } from "../../connectors/sink-common/rows.js";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { attributionResultSchema } from "../../schemas/attribution-result.js";
-import { BUNDLED_LM_DIR, buildEngine } from "../../src/cli/engine-factory.js";
+import { BUNDLED_LM_DIR, buildEngine } from "../../src/app/engine.js";
 import { dropTestDatabase, testClickHouse, testEndpoints, uniqueName } from "./services.js";
 
 describe("real engine results in both stores", () => {

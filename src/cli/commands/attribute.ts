@@ -10,7 +10,7 @@ import { ConfigError } from "../../errors.js";
 import { chatRoles, type ChatMessage } from "../../text/chat-template.js";
 import type { SegmentRule } from "../../text/segments.js";
 import { loadAttributionModel, scorerConfigFromSpec } from "../../models/endpoint.js";
-import { BUNDLED_LM_DIR, buildEngine } from "../engine-factory.js";
+import { BUNDLED_LM_DIR, buildEngine } from "../../app/engine.js";
 import { progressLine, renderResult, shouldColor } from "../render.js";
 
 const messagesSchema = z.array(z.object({ role: z.enum(chatRoles), content: z.string(), name: z.string().optional() }).strict()).min(1);

@@ -10,8 +10,9 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
 import { renderHeatmap, shouldColor } from "../render.js";
-import { loadWorkerConfig } from "./config.js";
-import { buildWorker, createLogger, formatSummary } from "./run.js";
+import { loadWorkerConfig } from "../../app/config.js";
+import { buildWorker, createLogger } from "../../app/worker.js";
+import { formatSummary } from "./run.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 export const DEMO_RECORDS = join(ROOT, "deploy/samples/demo-records.jsonl");

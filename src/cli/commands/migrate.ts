@@ -13,7 +13,7 @@ import { Option, type Command } from "commander";
 import type { AuditSink, MigrationReport, SinkConfigInput } from "../../../connectors/sink-common/factory.js";
 import { DEFAULT_DUCKDB_PATH, createSink } from "../../../connectors/sink-common/factory.js";
 import { ConfigError } from "../../errors.js";
-import { loadWorkerConfig } from "./config.js";
+import { loadWorkerConfig } from "../../app/config.js";
 
 export const storeKinds = ["clickhouse", "duckdb"] as const;
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attributionResultSchema } from "../../../schemas/attribution-result.js";
 import { RESULT_JSON_SCHEMA_PATH, resultJsonSchema } from "../../../schemas/export-result-schema.js";
-import { buildEngine, type BuiltEngine } from "../../../src/cli/engine-factory.js";
+import { buildEngine, type BuiltEngine } from "../../../src/app/engine.js";
 import { loadLocalModel, type LocalModel } from "../../../src/models/local-model.js";
 import { AttributionError } from "../../../src/errors.js";
 import { simpleChatTemplate } from "../../../src/text/chat-template.js";

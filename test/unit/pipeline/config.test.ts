@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/errors.js";
-import { CONFIG_SECTIONS, configWarnings, generatedFiles, parseWorkerConfig, workerConfigSchema } from "../../../src/cli/commands/config.js";
+import { CONFIG_SECTIONS, configWarnings, generatedFiles, parseWorkerConfig, workerConfigSchema } from "../../../src/app/config.js";
 import { parseConfigText, substituteEnv } from "../../../src/pipeline/config-loader.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
