@@ -12,9 +12,9 @@ import { DuckDbSink } from "../../connectors/duckdb/sink.js";
 import { toRows } from "../../connectors/sink-common/rows.js";
 import { bindClickHouseLiterals, clickHouseNativeSql, clickHouseQueryParams } from "../../connectors/sink-common/sql-params.js";
 import { ATTRIBUTIONS, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS } from "../../connectors/sink-common/tables.js";
-import { featuresFor } from "../../schemas/clickhouse/features.js";
-import { CLICKHOUSE_MIGRATIONS, migrationsTableDdl, q } from "../../schemas/clickhouse/migrations.js";
-import { expandTables, loadQueryPack, resolveParams, tableTokens } from "../../schemas/queries/pack.js";
+import { featuresFor } from "../../connectors/clickhouse/features.js";
+import { CLICKHOUSE_MIGRATIONS, migrationsTableDdl, q } from "../../connectors/clickhouse/migrations.js";
+import { expandTables, loadQueryPack, resolveParams, tableTokens } from "../../connectors/sink-common/query-pack.js";
 import { makeResults } from "../../test/conformance/attribution-fixtures.js";
 
 const out = process.argv[2] ?? "modern-ch";

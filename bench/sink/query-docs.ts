@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DuckDbSink } from "../../connectors/duckdb/sink.js";
-import { loadQueryPack } from "../../schemas/queries/pack.js";
+import { loadQueryPack } from "../../connectors/sink-common/query-pack.js";
 import { formatTable } from "../../src/cli/commands/query.js";
 import { QUERY_DATASET } from "../../test/conformance/query-dataset.js";
 

@@ -255,7 +255,7 @@ function flatArray(type: ColumnSpec["type"]): Encode | undefined {
   }
 }
 
-/** The encoder of one column, matching `columnType` in schemas/clickhouse/migrations.ts. */
+/** The encoder of one column, matching `columnType` in connectors/clickhouse/migrations.ts. */
 export function columnEncoder(col: ColumnSpec, dateTime64: boolean): Encode {
   if (col.array === 1 && col.elementNullable !== true) {
     const fast = flatArray(col.type);

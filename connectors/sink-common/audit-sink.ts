@@ -4,7 +4,7 @@
  */
 import type { Sink } from "../../src/pipeline/contracts.js";
 import { ConfigError } from "../../src/errors.js";
-import type { AuditQuery, QueryResult } from "../../schemas/queries/pack.js";
+import type { AuditQuery, QueryResult } from "./query-pack.js";
 import type { RowOptions, StoredRows } from "./rows.js";
 import { normalizeTime } from "./rows.js";
 import type { CoverageRow } from "./tables.js";

@@ -1,7 +1,7 @@
 /**
  * The tables both stores keep, as one logical description: column names, logical types and
- * what each column means. The ClickHouse DDL (schemas/clickhouse/migrations.ts) and the DuckDB
- * DDL (schemas/duckdb/migrations.ts) are generated from it, and the sinks use it to encode rows
+ * what each column means. The ClickHouse DDL (connectors/clickhouse/migrations.ts) and the DuckDB
+ * DDL (connectors/duckdb/migrations.ts) are generated from it, and the sinks use it to encode rows
  * and to decode what they read back. A compile-time check ties each table to its row type in
  * rows.ts, so a column cannot be added to one and forgotten in the other.
  */

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import type { AttributionResult, RecordContext, ResultToken } from "../../schemas/attribution-result.js";
 import { RESULT_SCHEMA_VERSION, emptyRecordContext } from "../../schemas/attribution-result.js";
 import { AttributionError, ReagentError, errorMessage } from "../errors.js";
-import { CountingScorer, type Scorer } from "../models/scorer.js";
+import { CountingScorer, type Scorer } from "./scorer.js";
 import type { ChatMessage, ChatTemplate, MessageRange } from "../text/chat-template.js";
 import { findRuleSegments, roleSegments, segmentAt, type SegmentRule } from "../text/segments.js";
 import type { TextTokenizer } from "../text/tokenizer.js";

@@ -6,7 +6,7 @@
  */
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { SettingsMismatchError } from "../errors.js";
-import type { CountingScorer } from "../models/scorer.js";
+import type { CountingScorer } from "./scorer.js";
 import { spearman, topKOverlap, topNIndices } from "./vector-math.js";
 
 export interface CharSpan {

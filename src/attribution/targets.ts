@@ -3,7 +3,7 @@
  * Methods (ReAGent reference/joint, leave-one-out, random) import only these types, a Scorer and
  * a TokenSampler; tokenisation, spans and segments are layered on top (attribute-text.ts).
  */
-import type { CountingScorer } from "../models/scorer.js";
+import type { CountingScorer } from "./scorer.js";
 import type { EngineConfig } from "./config.js";
 import type { Rng } from "./rng.js";
 import type { SamplerRecordContext, TokenSampler } from "./samplers/sampler.js";

@@ -32,7 +32,7 @@ import { TokenStrings } from "./http/tokens.js";
 import { HttpTransport } from "./http/transport.js";
 import { findChatTemplate, loadLocalModel } from "./local-model.js";
 import { onnxLmConfigSchema } from "./onnx/onnx-scorer.js";
-import type { Scorer } from "./scorer.js";
+import type { Scorer } from "../attribution/scorer.js";
 
 export { serverKinds, type ServerKind } from "./http/protocol.js";
 

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReagentError } from "../../src/errors.js";
-import type { ScoreSequence, ScoredPosition, ScoredSequence, Scorer } from "../../src/models/scorer.js";
+import type { ScoreSequence, ScoredPosition, ScoredSequence, Scorer } from "../../src/attribution/scorer.js";
 
 export const conformanceCases = [
   "shapes",

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll } from "vitest";
 import { loadAttributionModel } from "../../src/models/endpoint.js";
-import type { Scorer } from "../../src/models/scorer.js";
+import type { Scorer } from "../../src/attribution/scorer.js";
 import { HfTextTokenizer } from "../../src/text/tokenizer.js";
 import { runScorerConformance } from "../conformance/scorer.js";
 import { MODEL_DIR, endpointConfig, inputsFor, startServeModel, type RunningServeModel } from "./fixtures/endpoints.js";

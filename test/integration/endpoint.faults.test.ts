@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CircuitOpenError, ScorerHttpError, ScorerMismatchError } from "../../src/errors.js";
 import { loadAttributionModel, type HttpScorer, type ScorerConfigInput, type ScorerEvent } from "../../src/models/endpoint.js";
-import type { ScoreSequence, ScoredSequence } from "../../src/models/scorer.js";
+import type { ScoreSequence, ScoredSequence } from "../../src/attribution/scorer.js";
 import { HfTextTokenizer } from "../../src/text/tokenizer.js";
 import { MODEL_DIR, endpointConfig, inputsFor, startServeModel, type RunningServeModel } from "./fixtures/endpoints.js";
 import { startFaultProxy, type FaultProxy } from "./fixtures/fault-proxy.js";

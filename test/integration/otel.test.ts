@@ -15,7 +15,7 @@ import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/app/engine.js";
 import { isReagentError } from "../../src/errors.js";
 import { loadLocalModel, type LocalModel } from "../../src/models/local-model.js";
-import type { Scorer } from "../../src/models/scorer.js";
+import type { Scorer } from "../../src/attribution/scorer.js";
 import { noopMetrics, type AttributionFailure, type PipelineMetrics } from "../../src/pipeline/contracts.js";
 import { freePort, OtlpReceiver, type AttrValue, type DecodedSpan } from "./fixtures/otlp-receiver.js";
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClickHouseSink } from "../../connectors/clickhouse/sink.js";
 import { bindClickHouseLiterals } from "../../connectors/sink-common/sql-params.js";
 import { makeResults } from "../conformance/attribution-fixtures.js";
-import { CLICKHOUSE_MIGRATIONS } from "../../schemas/clickhouse/migrations.js";
+import { CLICKHOUSE_MIGRATIONS } from "../../connectors/clickhouse/migrations.js";
 import { runSinkConformance } from "../conformance/sink.js";
 import type { SinkOverrides } from "../conformance/sink.js";
 import { dropTestDatabase, testClickHouse, testEndpoints, uniqueName } from "./services.js";

@@ -9,9 +9,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { defaultDuckDbThreads } from "../../connectors/duckdb/config.js";
 import { DuckDbSink } from "../../connectors/duckdb/sink.js";
-import { findQuery } from "../../schemas/queries/pack.js";
+import { findQuery } from "../../connectors/sink-common/query-pack.js";
 import { makeResults } from "../conformance/attribution-fixtures.js";
-import { DUCKDB_MIGRATIONS, migrationsTableDdl } from "../../schemas/duckdb/migrations.js";
+import { DUCKDB_MIGRATIONS, migrationsTableDdl } from "../../connectors/duckdb/migrations.js";
 import { runSinkConformance } from "../conformance/sink.js";
 import type { SinkOverrides } from "../conformance/sink.js";
 

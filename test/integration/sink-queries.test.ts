@@ -14,7 +14,7 @@ import { DuckDbSink } from "../../connectors/duckdb/sink.js";
 import type { AuditSink } from "../../connectors/sink-common/audit-sink.js";
 import type { SegmentRow, SpanRow, StoredRows } from "../../connectors/sink-common/rows.js";
 import { toRows } from "../../connectors/sink-common/rows.js";
-import { loadQueryPack } from "../../schemas/queries/pack.js";
+import { loadQueryPack } from "../../connectors/sink-common/query-pack.js";
 import { QUERY_DATASET } from "../conformance/query-dataset.js";
 import { dropTestDatabase, testClickHouse, testEndpoints, uniqueName } from "./services.js";
 

@@ -10,8 +10,8 @@
  */
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { AuditSink } from "../../../connectors/sink-common/factory.js";
-import type { AuditQuery, QueryResult } from "../../../schemas/queries/pack.js";
-import { findQuery, loadQueryPack } from "../../../schemas/queries/pack.js";
+import type { AuditQuery, QueryResult } from "../../../connectors/sink-common/query-pack.js";
+import { findQuery, loadQueryPack } from "../../../connectors/sink-common/query-pack.js";
 import { ConfigError } from "../../errors.js";
 import { addStoreOptions, openStore, type StoreFlags } from "./migrate.js";
 

@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { ScorerMismatchError } from "../../errors.js";
-import type { ScoreSequence, ScoredPosition, ScoredSequence } from "../scorer.js";
+import type { ScoreSequence, ScoredPosition, ScoredSequence } from "../../attribution/scorer.js";
 import { idsNeeded, parseBody, rankInTop, scoredPosition, topOf, wantsNextSlot, type ScoringProtocol, type Send } from "./protocol.js";
 import { checkEchoedIds, checkEchoedTokens, idFromKey, type TokenStrings } from "./tokens.js";
 

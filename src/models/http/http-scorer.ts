@@ -9,7 +9,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { ScoringError } from "../../errors.js";
-import type { ScoreOptions, ScoreSequence, ScoredSequence, Scorer, ScorerCapabilities, ScorerInfo } from "../scorer.js";
+import type { ScoreOptions, ScoreSequence, ScoredSequence, Scorer, ScorerCapabilities, ScorerInfo } from "../../attribution/scorer.js";
 import type { RequestGuard, ScorerStats } from "./guard.js";
 import type { ScoringProtocol, Send } from "./protocol.js";
 import type { HttpTransport } from "./transport.js";

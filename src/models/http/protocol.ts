@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { ScorerHttpError } from "../../errors.js";
-import type { ScoreSequence, ScoredPosition, ScoredSequence } from "../scorer.js";
+import type { ScoreSequence, ScoredPosition, ScoredSequence } from "../../attribution/scorer.js";
 
 /** Server kinds that can teacher-force score a given continuation. */
 export const serverKinds = ["vllm", "vllm-echo", "sglang", "tgi", "openai"] as const;

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { errorMessage } from "../../errors.js";
 import type { TextTokenizer } from "../../text/tokenizer.js";
-import type { ScoredPosition } from "../scorer.js";
+import type { ScoredPosition } from "../../attribution/scorer.js";
 import type { HttpScorer } from "./http-scorer.js";
 import type { ServerKind } from "./protocol.js";
 import type { HttpTransport } from "./transport.js";

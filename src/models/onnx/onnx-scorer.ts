@@ -3,7 +3,7 @@
  * forcing; log-probabilities and top-k read from the full distribution.
  */
 import { z } from "zod";
-import type { ScoreOptions, ScoreSequence, ScoredPosition, ScoredSequence, Scorer, ScorerCapabilities, ScorerInfo } from "../scorer.js";
+import type { ScoreOptions, ScoreSequence, ScoredPosition, ScoredSequence, Scorer, ScorerCapabilities, ScorerInfo } from "../../attribution/scorer.js";
 import { ScoringError } from "../../errors.js";
 import { loadSession, logSumExp, runLogits, topKRow, type LoadedSession, type SessionOptions } from "./session.js";
 

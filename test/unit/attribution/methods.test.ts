@@ -7,7 +7,7 @@ import { leaveOneOut, randomAttribution } from "../../../src/attribution/baselin
 import { createRng } from "../../../src/attribution/rng.js";
 import { UniformSampler } from "../../../src/attribution/samplers/uniform.js";
 import type { AttributionMethod, TargetsInput } from "../../../src/attribution/targets.js";
-import { CountingScorer } from "../../../src/models/scorer.js";
+import { CountingScorer } from "../../../src/attribution/scorer.js";
 import { ToyScorer } from "../helpers/toy-scorer.js";
 
 const V = 40;

@@ -3,7 +3,7 @@
  * token y at a slot is a base value plus a bonus for each "rule" whose key token appears in the
  * context before the slot. It lets tests plant a known causal token.
  */
-import type { ScoreOptions, ScoreSequence, ScoredSequence, Scorer, ScorerCapabilities } from "../../../src/models/scorer.js";
+import type { ScoreOptions, ScoreSequence, ScoredSequence, Scorer, ScorerCapabilities } from "../../../src/attribution/scorer.js";
 
 export interface ToyRule {
   /** Token that, when present in the context, raises `target`'s logit. */

@@ -12,7 +12,7 @@ import type { Send } from "../../../src/models/http/protocol.js";
 import { SglangProtocol } from "../../../src/models/http/sglang.js";
 import { TgiProtocol } from "../../../src/models/http/tgi.js";
 import { TokenStrings, checkEchoedIds, checkEchoedTokens } from "../../../src/models/http/tokens.js";
-import type { ScoreSequence } from "../../../src/models/scorer.js";
+import type { ScoreSequence } from "../../../src/attribution/scorer.js";
 import { HfTextTokenizer } from "../../../src/text/tokenizer.js";
 
 const tok = HfTextTokenizer.fromDir("models/tiny-lm");

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bindClickHouseLiterals, scanPlaceholders, toDuckDbStatement } from "../../../connectors/sink-common/sql-params.js";
-import { dialects, expandTables, findQuery, loadQueryPack, resolveParams, tableTokens } from "../../../schemas/queries/pack.js";
+import { dialects, expandTables, findQuery, loadQueryPack, resolveParams, tableTokens } from "../../../connectors/sink-common/query-pack.js";
 import { ConfigError } from "../../../src/errors.js";
 
 const pack = loadQueryPack();

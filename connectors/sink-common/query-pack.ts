@@ -15,10 +15,11 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../../src/errors.js";
-import type { DeclaredParam, ParamValue } from "../../connectors/sink-common/sql-params.js";
-import { coerceParam, paramTypes, scanPlaceholders } from "../../connectors/sink-common/sql-params.js";
+import type { DeclaredParam, ParamValue } from "./sql-params.js";
+import { coerceParam, paramTypes, scanPlaceholders } from "./sql-params.js";
 
-export const QUERY_DIR = path.dirname(fileURLToPath(import.meta.url));
+/** The pack files are contracts and live in schemas/queries; this is only their loader. */
+export const QUERY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../schemas/queries");
 
 export const dialects = ["clickhouse", "duckdb"] as const;
 export type Dialect = (typeof dialects)[number];

@@ -12,8 +12,8 @@
  * FINAL so a duplicate that is not merged yet is never counted twice.
  */
 import { createHash } from "node:crypto";
-import type { ColumnSpec, TableSpec } from "../../connectors/sink-common/tables.js";
-import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../../connectors/sink-common/tables.js";
+import type { ColumnSpec, TableSpec } from "../sink-common/tables.js";
+import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../sink-common/tables.js";
 import type { ClickHouseFeatures } from "./features.js";
 
 export interface ClickHouseDdlContext {

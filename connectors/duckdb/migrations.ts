@@ -11,8 +11,8 @@
  * so a migration is either fully applied and recorded or not at all.
  */
 import { createHash } from "node:crypto";
-import type { ColumnSpec, TableSpec } from "../../connectors/sink-common/tables.js";
-import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../../connectors/sink-common/tables.js";
+import type { ColumnSpec, TableSpec } from "../sink-common/tables.js";
+import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../sink-common/tables.js";
 
 export interface DuckDbDdlContext {
   readonly prefix: string;
