@@ -13,6 +13,8 @@
 import type { Attributes } from "@opentelemetry/api";
 import type { AttributionResult, RecordContext } from "../../schemas/attribution-result.js";
 import type { AttributionFailure } from "../../src/pipeline/contracts.js";
+import type { SpanTextPolicy } from "./config.js";
+import { explanation, inputValue, outputValue, policyTexts } from "./readable.js";
 
 /** The OTLP value type an attribute is exported with (`double` values that are whole numbers go out as int: a JS SDK limitation). */
 export type AttributeType = "string" | "int" | "double" | "boolean" | "string[]" | "int[]" | "double[]";
@@ -30,9 +32,9 @@ function spec(name: string, type: AttributeType, onFailure = false): AttributeSp
 
 /** Attribute names, in the order they are set (the SDK keeps the first ones if a lower count limit is configured). */
 export const ATTR = {
+  spanKind: "openinference.span.kind",
   attributionId: "reagent.attribution.id",
   recordId: "reagent.record.id",
-  genAiOperation: "gen_ai.operation.name",
   genAiProvider: "gen_ai.provider.name",
   genAiRequestModel: "gen_ai.request.model",
   genAiResponseId: "gen_ai.response.id",
@@ -40,6 +42,15 @@ export const ATTR = {
   errorCode: "reagent.error.code",
   parent: "reagent.parent",
   sourceTraceId: "reagent.source.trace_id",
+  lateMs: "reagent.late_ms",
+  evalName: "gen_ai.evaluation.name",
+  evalScore: "gen_ai.evaluation.score.value",
+  evalLabel: "gen_ai.evaluation.score.label",
+  evalExplanation: "gen_ai.evaluation.explanation",
+  inputValue: "input.value",
+  inputMime: "input.mime_type",
+  outputValue: "output.value",
+  outputMime: "output.mime_type",
   method: "reagent.method",
   mode: "reagent.mode",
   sampler: "reagent.sampler",
@@ -81,9 +92,9 @@ export const ATTR = {
 
 /** Every attribute this module can set, with its type (the contract of schemas/otel-attributes.md). */
 export const ATTRIBUTE_SPECS: readonly AttributeSpec[] = [
+  spec(ATTR.spanKind, "string", true),
   spec(ATTR.attributionId, "string"),
   spec(ATTR.recordId, "string", true),
-  spec(ATTR.genAiOperation, "string"),
   spec(ATTR.genAiProvider, "string", true),
   spec(ATTR.genAiRequestModel, "string", true),
   spec(ATTR.genAiResponseId, "string", true),
@@ -91,6 +102,15 @@ export const ATTRIBUTE_SPECS: readonly AttributeSpec[] = [
   spec(ATTR.errorCode, "string", true),
   spec(ATTR.parent, "string", true),
   spec(ATTR.sourceTraceId, "string", true),
+  spec(ATTR.lateMs, "double", true),
+  spec(ATTR.evalName, "string"),
+  spec(ATTR.evalScore, "double"),
+  spec(ATTR.evalLabel, "string"),
+  spec(ATTR.evalExplanation, "string"),
+  spec(ATTR.inputValue, "string"),
+  spec(ATTR.inputMime, "string"),
+  spec(ATTR.outputValue, "string"),
+  spec(ATTR.outputMime, "string"),
   spec(ATTR.method, "string"),
   spec(ATTR.mode, "string"),
   spec(ATTR.sampler, "string"),
@@ -130,8 +150,13 @@ export const ATTRIBUTE_SPECS: readonly AttributeSpec[] = [
   spec(ATTR.sequenceImportance, "double[]"),
 ];
 
-/** The only attribute that can carry prompt text. */
-export const CONTENT_ATTRIBUTES: readonly string[] = [ATTR.spansText];
+/** The attributes that can carry prompt or completion text (only as `span_text` allows). */
+export const CONTENT_ATTRIBUTES: readonly string[] = [ATTR.spansText, ATTR.inputValue, ATTR.outputValue, ATTR.evalExplanation];
+
+/** OpenInference span kind of the attribution span: it evaluates the logged call, it is not one. */
+export const SPAN_KIND_EVALUATOR = "EVALUATOR";
+/** gen_ai.evaluation.name: the share of prompt importance the top spans explain. */
+export const EVALUATION_NAME = "reagent.top_spans_share";
 
 /** Most faithfulness metrics put on a span. */
 export const MAX_FAITHFULNESS = 16;
@@ -141,7 +166,8 @@ export interface AttributeOptions {
   readonly maxSegments: number;
   readonly sequenceMaxLen: number;
   readonly valueLengthLimit: number;
-  readonly captureSpanText: boolean;
+  /** How much text the span may carry (config `span_text`). */
+  readonly spanText: SpanTextPolicy;
   readonly standardAttributes: boolean;
 }
 
@@ -178,12 +204,24 @@ export function binSequence(importance: readonly number[], maxLen: number): { va
   return { values, binSize };
 }
 
-/** chat when the logged prompt was a message list, text_completion otherwise. */
-export function operationName(result: AttributionResult): string {
-  return result.prompt.messages.length > 0 ? "chat" : "text_completion";
+/** Where the span sits relative to the logged call, and how late the attribution came. */
+export interface Placement {
+  readonly parent: ParentRelation;
+  readonly sourceTraceId?: string;
+  /** Milliseconds between the logged call and the attribution's start, when it was late (linked span). */
+  readonly lateMs?: number;
 }
 
-function identifying(ctx: RecordContext, parent: ParentRelation, sourceTraceId: string | undefined, opts: AttributeOptions, out: Attributes): void {
+/** JSON text within the length limit: fewer top spans first, a cut as the last resort. */
+function fitJson(make: (spans: number) => string, maxSpans: number, limit: number): string {
+  for (let n = maxSpans; n >= 0; n = n > 3 ? 3 : n - 1) {
+    const v = make(n);
+    if (v.length <= limit) return v;
+  }
+  return cut(make(0), limit);
+}
+
+function identifying(ctx: RecordContext, placement: Placement, opts: AttributeOptions, out: Attributes): void {
   const L = opts.valueLengthLimit;
   if (ctx.record_id !== null) out[ATTR.recordId] = cut(ctx.record_id, L);
   if (opts.standardAttributes) {
@@ -191,22 +229,28 @@ function identifying(ctx: RecordContext, parent: ParentRelation, sourceTraceId: 
     if (ctx.logged_model !== null) out[ATTR.genAiRequestModel] = cut(ctx.logged_model, L);
     if (ctx.response_id !== null) out[ATTR.genAiResponseId] = cut(ctx.response_id, L);
   }
-  out[ATTR.parent] = parent;
-  if (sourceTraceId !== undefined) out[ATTR.sourceTraceId] = sourceTraceId;
+  out[ATTR.parent] = placement.parent;
+  if (placement.sourceTraceId !== undefined) out[ATTR.sourceTraceId] = placement.sourceTraceId;
+  if (placement.lateMs !== undefined) out[ATTR.lateMs] = round6(placement.lateMs);
 }
 
 /** The attributes of the span for a successful attribution. */
-export function attributionAttributes(
-  result: AttributionResult,
-  opts: AttributeOptions,
-  parent: ParentRelation = "none",
-  sourceTraceId?: string,
-): Attributes {
+export function attributionAttributes(result: AttributionResult, opts: AttributeOptions, placement: Placement = { parent: "none" }): Attributes {
   const L = opts.valueLengthLimit;
   const a: Attributes = {};
+  a[ATTR.spanKind] = SPAN_KIND_EVALUATOR;
   a[ATTR.attributionId] = cut(result.attribution_id, L);
-  if (opts.standardAttributes) a[ATTR.genAiOperation] = operationName(result);
-  identifying(result.context, parent, sourceTraceId, opts, a);
+  identifying(result.context, placement, opts, a);
+  if (opts.standardAttributes) {
+    a[ATTR.evalName] = EVALUATION_NAME;
+    a[ATTR.evalScore] = topSpansShare(result, opts.maxSpans);
+    a[ATTR.evalLabel] = evaluationLabel(result);
+    a[ATTR.evalExplanation] = cut(explanation(result, opts.spanText, opts.maxSpans), L);
+  }
+  a[ATTR.inputValue] = cut(inputValue(result, opts.spanText), L);
+  a[ATTR.inputMime] = "application/json";
+  a[ATTR.outputValue] = fitJson((n) => outputValue(result, opts.spanText, n), opts.maxSpans, L);
+  a[ATTR.outputMime] = "application/json";
   a[ATTR.method] = result.method;
   if (result.mode !== null) a[ATTR.mode] = result.mode;
   a[ATTR.sampler] = result.sampler;
@@ -240,7 +284,8 @@ export function attributionAttributes(
     a[ATTR.spansTokenEnd] = spans.map((s) => s.token_end);
     a[ATTR.spansScore] = spans.map((s) => round6(s.score));
     a[ATTR.spansSegment] = spans.map((s) => cut(s.segment ?? "", L));
-    if (opts.captureSpanText) a[ATTR.spansText] = spans.map((s) => cut(s.text, L));
+    const { prompt } = policyTexts(result, opts.spanText);
+    if (prompt !== undefined) a[ATTR.spansText] = spans.map((s) => cut(prompt.slice(s.start, s.end), L));
   }
 
   const segments = [...result.segments].sort((x, y) => y.share - x.share).slice(0, opts.maxSegments);
@@ -269,10 +314,11 @@ export function attributionAttributes(
 }
 
 /** The attributes of the span for a failed attribution (status ERROR). */
-export function failureAttributes(failure: AttributionFailure, opts: AttributeOptions, parent: ParentRelation = "none", sourceTraceId?: string): Attributes {
+export function failureAttributes(failure: AttributionFailure, opts: AttributeOptions, placement: Placement = { parent: "none" }): Attributes {
   const L = opts.valueLengthLimit;
   const a: Attributes = {};
-  identifying(failure.context, parent, sourceTraceId, opts, a);
+  a[ATTR.spanKind] = SPAN_KIND_EVALUATOR;
+  identifying(failure.context, placement, opts, a);
   a[ATTR.errorType] = cut(failure.code, L);
   a[ATTR.errorCode] = cut(failure.code, L);
   a[ATTR.scorerModel] = cut(failure.model, L);
@@ -284,4 +330,9 @@ export function failureAttributes(failure: AttributionFailure, opts: AttributeOp
 export function topSpansShare(result: AttributionResult, maxSpans: number): number {
   const spans = [...result.spans].sort((x, y) => x.rank - y.rank).slice(0, maxSpans);
   return round6(Math.min(1, spans.reduce((s, sp) => s + sp.score, 0)));
+}
+
+/** gen_ai.evaluation.score.label: whether the attribution can be trusted as computed. */
+export function evaluationLabel(result: AttributionResult): "converged" | "not_converged" {
+  return result.convergence.converged ? "converged" : "not_converged";
 }

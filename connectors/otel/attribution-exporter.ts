@@ -14,15 +14,19 @@ import { SeverityNumber, type Logger } from "@opentelemetry/api-logs";
 import { RandomIdGenerator, type IdGenerator } from "@opentelemetry/sdk-trace-base";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import type { AttributionExporter, AttributionFailure } from "../../src/pipeline/contracts.js";
-import { ATTR, attributionAttributes, failureAttributes, topSpansShare, type AttributeOptions } from "./attributes.js";
+import { ATTR, EVALUATION_NAME, attributionAttributes, evaluationLabel, failureAttributes, topSpansShare, type AttributeOptions, type Placement } from "./attributes.js";
+import { explanation } from "./readable.js";
 import { planParent, type ParentPlan, type SpanParentMode } from "./trace-context.js";
 
 /** Attributes of the link from the attribution span to the logged LLM span. */
 export const LINK_ATTRIBUTES = { "reagent.link.type": "attributed_call" } as const;
 
 export const EVALUATION_EVENT_NAME = "gen_ai.evaluation.result";
-/** gen_ai.evaluation.name of the evaluation event: the share of prompt importance the top spans explain. */
-export const EVALUATION_NAME = "reagent.top_spans_share";
+export { EVALUATION_NAME };
+
+function placement(plan: ParentPlan): Placement {
+  return { parent: plan.relation, ...(plan.sourceTraceId === undefined ? {} : { sourceTraceId: plan.sourceTraceId }), ...(plan.lateMs === undefined ? {} : { lateMs: plan.lateMs }) };
+}
 
 /** Lets the next root span reuse a known trace id (a record with a trace id but no span id). */
 export class TraceIdHint implements IdGenerator {
@@ -71,6 +75,8 @@ export interface OtelAttributionExporterOptions {
   readonly idHint: TraceIdHint;
   readonly attributes: AttributeOptions;
   readonly spanParent: SpanParentMode;
+  /** An attribution starting this long after the logged call goes on a new, linked trace (0: never). */
+  readonly lateAfterMs: number;
   /** Called when an exporter call hit an unexpected error (never thrown to the caller). */
   readonly onInternalError?: (err: unknown) => void;
   /** Counts what arrives after shutdown began. */
@@ -92,12 +98,12 @@ export class OtelAttributionExporter implements AttributionExporter {
         this.o.onAfterShutdown?.("traces");
         return;
       }
-      const plan = planParent(result.context, this.o.spanParent);
       const started = Date.parse(result.timings.started_at);
       const startMs = Number.isFinite(started) ? started : Date.now() - result.timings.duration_ms;
       const endMs = startMs + result.timings.duration_ms;
+      const plan = planParent(result.context, this.o.spanParent, { startedAtMs: startMs, lateAfterMs: this.o.lateAfterMs });
       const model = result.context.logged_model ?? result.model.name;
-      const attrs = attributionAttributes(result, this.o.attributes, plan.relation, plan.sourceTraceId);
+      const attrs = attributionAttributes(result, this.o.attributes, placement(plan));
       const span = this.startSpan(`reagent.attribute ${model}`, plan, attrs, msToHrTime(startMs));
       if (span !== undefined) span.end(msToHrTime(endMs));
       if (this.o.logger !== undefined) {
@@ -105,7 +111,8 @@ export class OtelAttributionExporter implements AttributionExporter {
         const evalAttrs: Record<string, string | number | boolean> = {
           "gen_ai.evaluation.name": EVALUATION_NAME,
           "gen_ai.evaluation.score.value": topSpansShare(result, this.o.attributes.maxSpans),
-          "gen_ai.evaluation.score.label": result.convergence.converged ? "converged" : "not_converged",
+          "gen_ai.evaluation.score.label": evaluationLabel(result),
+          "gen_ai.evaluation.explanation": explanation(result, this.o.attributes.spanText, this.o.attributes.maxSpans).slice(0, this.o.attributes.valueLengthLimit),
           [ATTR.attributionId]: result.attribution_id,
           [ATTR.method]: result.method,
         };
@@ -130,8 +137,8 @@ export class OtelAttributionExporter implements AttributionExporter {
         this.o.onAfterShutdown?.("traces");
         return;
       }
-      const plan = planParent(failure.context, this.o.spanParent);
-      const attrs = failureAttributes(failure, this.o.attributes, plan.relation, plan.sourceTraceId);
+      const plan = planParent(failure.context, this.o.spanParent, { startedAtMs: failure.startedAt.getTime(), lateAfterMs: this.o.lateAfterMs });
+      const attrs = failureAttributes(failure, this.o.attributes, placement(plan));
       const model = failure.context.logged_model ?? failure.model;
       const span = this.startSpan(`reagent.attribute ${model}`, plan, attrs, msToHrTime(failure.startedAt.getTime()));
       if (span === undefined) return;

@@ -16,6 +16,36 @@ export const prometheusConfigSchema = z
   })
   .strict();
 
+/** How much prompt/completion text an attribution span may carry (the sinks' `store_text` vocabulary). */
+export const spanTextPolicies = ["none", "redacted", "full"] as const;
+export type SpanTextPolicy = (typeof spanTextPolicies)[number];
+
+export const phoenixAnnotationsSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }).describe("Phoenix base URL (http://phoenix:6006); annotations go to POST {url}/v1/span_annotations"),
+    api_key_env: z.string().min(1).optional().describe("Environment variable holding a Phoenix API key (sent as a bearer token; never logged)"),
+  })
+  .strict();
+
+export const langfuseScoresSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }).describe("Langfuse base URL (https://cloud.langfuse.com); scores go to POST {url}/api/public/scores"),
+    public_key_env: z.string().min(1).default("LANGFUSE_PUBLIC_KEY").describe("Environment variable holding the Langfuse public key (basic-auth user)"),
+    secret_key_env: z.string().min(1).default("LANGFUSE_SECRET_KEY").describe("Environment variable holding the Langfuse secret key (basic-auth password; never logged)"),
+  })
+  .strict();
+
+export const annotationsConfigSchema = z
+  .object({
+    phoenix: phoenixAnnotationsSchema.optional().describe("Write each attribution as a span annotation on the logged LLM span in Arize Phoenix"),
+    langfuse: langfuseScoresSchema.optional().describe("Write each attribution as a score on the logged trace/observation in Langfuse"),
+    timeout_ms: z.number().int().min(1).max(600_000).default(10_000).describe("Per annotation request"),
+    max_queue_size: z.number().int().min(1).max(1_000_000).default(2048).describe("Annotations waiting to be sent before new ones are dropped (counted)"),
+    max_batch_size: z.number().int().min(1).max(1000).default(100).describe("Annotations per request"),
+    schedule_delay_ms: z.number().int().min(1).max(600_000).default(2000).describe("Longest wait before a partial batch is sent"),
+  })
+  .strict();
+
 export const otelConfigSchema = z
   .object({
     enabled: z
@@ -54,15 +84,35 @@ export const otelConfigSchema = z
       .max(1_048_576)
       .optional()
       .describe("Longest string attribute value (UTF-16 units; each array element separately); default OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, else 1024"),
+    span_text: z
+      .enum(spanTextPolicies)
+      .optional()
+      .describe(
+        "Prompt/completion text on the span (reagent.spans.text, input.value, output.value, gen_ai.evaluation.explanation): none (offsets and shares only), redacted (e-mail addresses, credentials and long numbers masked, as the sinks' store_text: redacted), full. Default none",
+      ),
     dangerously_capture_span_text: z
       .boolean()
       .default(false)
-      .describe("Put the prompt text of each top span on the span (reagent.spans.text). Off: no prompt or completion text leaves the process"),
+      .describe("Older spelling of span_text: full (used when span_text is not set)"),
+    late_after_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(600_000)
+      .describe(
+        "An attribution that starts this long after the logged call (record timestamp) goes on a new trace that links to the logged span, instead of stretching the original trace; 0: never",
+      ),
     standard_attributes: z
       .boolean()
       .default(true)
       .describe("Also set gen_ai.provider.name, gen_ai.request.model, gen_ai.response.id and gen_ai.operation.name where the record has them"),
-    evaluation_events: z.boolean().default(false).describe("Emit one gen_ai.evaluation.result log record per attribution (OTLP logs)"),
+    evaluation_events: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Emit one gen_ai.evaluation.result log record per attribution (OTLP logs). A backend that refuses OTLP logs (HTTP 404/405/415, e.g. Phoenix) is asked once; the result stays on the span (gen_ai.evaluation.*)",
+      ),
+    annotations: annotationsConfigSchema.optional().describe("Also write each attribution to a backend's own evaluation API (Phoenix span annotations, Langfuse scores)"),
     max_queue_size: z.number().int().min(1).max(1_000_000).default(2048).describe("Spans (and log records) buffered before new ones are dropped (counted)"),
     max_export_batch_size: z.number().int().min(1).max(100_000).default(512),
     schedule_delay_ms: z.number().int().min(1).max(600_000).default(2000).describe("Batch span processor: longest wait before a partial batch is sent"),
@@ -77,6 +127,12 @@ export const otelConfigSchema = z
 
 export type OtelConfig = z.infer<typeof otelConfigSchema>;
 export type OtelConfigInput = z.input<typeof otelConfigSchema>;
+export type AnnotationsConfig = z.infer<typeof annotationsConfigSchema>;
+
+/** The effective text policy: span_text, else full when dangerously_capture_span_text is on, else none. */
+export function spanTextPolicy(cfg: OtelConfig): SpanTextPolicy {
+  return cfg.span_text ?? (cfg.dangerously_capture_span_text ? "full" : "none");
+}
 
 /** Validate the `otel:` section; a bad value throws ConfigError naming `otel.<field>`. */
 export function parseOtelConfig(input: unknown): OtelConfig {
@@ -106,6 +162,8 @@ export interface OtelSettings {
   /** Evaluation events over OTLP logs. */
   readonly logs: boolean;
   readonly prometheus: boolean;
+  /** Phoenix annotations and/or Langfuse scores are written. */
+  readonly annotations: boolean;
   /** Signal URLs from YAML `endpoint`; undefined lets the exporter read the environment (default http://localhost:4318/v1/<signal>). */
   readonly urls: { readonly traces?: string; readonly metrics?: string; readonly logs?: string };
   /** service.name when YAML sets it (otherwise the environment's OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES, else the default). */
@@ -148,6 +206,7 @@ export function resolveOtelSettings(config: OtelConfig, env: Env = process.env):
     metricsOtlp: otlp && !envIsNone(env, "OTEL_METRICS_EXPORTER"),
     logs: otlp && config.evaluation_events && !envIsNone(env, "OTEL_LOGS_EXPORTER"),
     prometheus: !sdkDisabled && config.prometheus.enabled,
+    annotations: !sdkDisabled && (config.annotations?.phoenix !== undefined || config.annotations?.langfuse !== undefined),
     urls: base === undefined ? {} : { traces: signalUrl(base, "v1/traces"), metrics: signalUrl(base, "v1/metrics"), logs: signalUrl(base, "v1/logs") },
     serviceName: config.service_name,
     attributeValueLengthLimit:

@@ -6,7 +6,9 @@
  * Reasons: `export_failed` (the collector refused, errored or timed out), `queue_full` (the
  * batch processor's queue was full: it drops the item itself, we count it), `shutdown` (still
  * unsent when the shutdown deadline passed), `after_shutdown` (emitted after shutdown began),
- * `internal_error` (building the span failed: a bug, reported to the log).
+ * `internal_error` (building the span failed: a bug, reported to the log), `not_accepted` (the
+ * endpoint answered that it does not take this signal at all: HTTP 404, 405, 415 or 501, as
+ * Phoenix does for /v1/logs; it is not asked again, and the drops are counted without requests).
  */
 import type { Context } from "@opentelemetry/api";
 import { TraceFlags } from "@opentelemetry/api";
@@ -18,7 +20,15 @@ import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelem
 import type { OtelSelfMetrics } from "./metrics.js";
 
 export type Signal = "traces" | "logs" | "metrics";
-export type DropReason = "export_failed" | "queue_full" | "shutdown" | "after_shutdown" | "internal_error";
+export type DropReason = "export_failed" | "queue_full" | "shutdown" | "after_shutdown" | "internal_error" | "not_accepted";
+
+/** HTTP statuses meaning "this endpoint does not take this signal", not "try again". */
+const NOT_ACCEPTED_STATUS = new Set([404, 405, 415, 501]);
+
+function httpStatus(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "number" ? code : undefined;
+}
 
 export interface SignalStats {
   exported: number;
@@ -47,8 +57,17 @@ export class ExportTally {
   /** Export requests under way (not yet answered), per signal. */
   private readonly inflight: Record<Signal, Set<InflightExport>> = { traces: new Set(), logs: new Set(), metrics: new Set() };
   private sink: OtelSelfMetrics | undefined;
+  private readonly refused = new Set<Signal>();
 
-  constructor(private readonly onFailure?: (signal: Signal, error: string, items: number) => void) {}
+  constructor(
+    private readonly onFailure?: (signal: Signal, error: string, items: number) => void,
+    private readonly onRefused?: (signal: Signal, status: number) => void,
+  ) {}
+
+  /** The endpoint said it does not take this signal: stop sending it. */
+  isRefused(signal: Signal): boolean {
+    return this.refused.has(signal);
+  }
 
   attach(sink: OtelSelfMetrics): void {
     this.sink = sink;
@@ -95,12 +114,19 @@ export class ExportTally {
     return ex;
   }
 
-  settle(signal: Signal, ex: InflightExport, ok: boolean, error: string): void {
+  settle(signal: Signal, ex: InflightExport, ok: boolean, error: string, cause?: unknown): void {
     if (ex.settled) return;
     ex.settled = true;
     this.inflight[signal].delete(ex);
+    const status = ok ? undefined : httpStatus(cause);
     if (ok) this.exported(signal, ex.n);
-    else this.failed(signal, ex.n, error);
+    else if (status !== undefined && NOT_ACCEPTED_STATUS.has(status)) {
+      this.dropped(signal, "not_accepted", ex.n);
+      if (!this.refused.has(signal)) {
+        this.refused.add(signal);
+        this.onRefused?.(signal, status);
+      }
+    } else this.failed(signal, ex.n, error);
   }
 
   /** The shutdown deadline passed: everything still queued or in flight is counted as dropped. */
@@ -145,9 +171,14 @@ export class CountingSpanExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.tally.handed("traces", spans.length);
+    if (this.tally.isRefused("traces")) {
+      this.tally.dropped("traces", "not_accepted", spans.length);
+      resultCallback({ code: ExportResultCode.SUCCESS });
+      return;
+    }
     const ex = this.tally.begin("traces", spans.length);
     const done = once((r) => {
-      this.tally.settle("traces", ex, r.code === ExportResultCode.SUCCESS, describe(r));
+      this.tally.settle("traces", ex, r.code === ExportResultCode.SUCCESS, describe(r), r.error);
       resultCallback(r);
     });
     // Serialising a batch costs CPU (tens of ms for 512 spans): do it on a later turn of the
@@ -178,9 +209,14 @@ export class CountingLogExporter implements LogRecordExporter {
 
   export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
     this.tally.handed("logs", logs.length);
+    if (this.tally.isRefused("logs")) {
+      this.tally.dropped("logs", "not_accepted", logs.length);
+      resultCallback({ code: ExportResultCode.SUCCESS });
+      return;
+    }
     const ex = this.tally.begin("logs", logs.length);
     const done = once((r) => {
-      this.tally.settle("logs", ex, r.code === ExportResultCode.SUCCESS, describe(r));
+      this.tally.settle("logs", ex, r.code === ExportResultCode.SUCCESS, describe(r), r.error);
       resultCallback(r);
     });
     // Serialising a batch costs CPU (tens of ms for 512 spans): do it on a later turn of the
@@ -217,9 +253,14 @@ export class CountingMetricExporter implements PushMetricExporter {
   ) {}
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    if (this.tally.isRefused("metrics")) {
+      this.tally.dropped("metrics", "not_accepted", countPoints(metrics));
+      resultCallback({ code: ExportResultCode.SUCCESS });
+      return;
+    }
     const ex = this.tally.begin("metrics", countPoints(metrics));
     const done = once((r) => {
-      this.tally.settle("metrics", ex, r.code === ExportResultCode.SUCCESS, describe(r));
+      this.tally.settle("metrics", ex, r.code === ExportResultCode.SUCCESS, describe(r), r.error);
       resultCallback(r);
     });
     try {

@@ -23,9 +23,10 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic
 import { ExportError, errorMessage } from "../../src/errors.js";
 import { noopMetrics, type AttributionExporter, type PipelineMetrics } from "../../src/pipeline/contracts.js";
 import { ENGINE_VERSION } from "../../src/version.js";
+import { AnnotationWriter, type AnnotationStats } from "./annotations.js";
 import { OtelAttributionExporter, TraceIdHint, noopAttributionExporter, type ExporterLog } from "./attribution-exporter.js";
 import type { AttributeOptions } from "./attributes.js";
-import { DEFAULT_SERVICE_NAME, parseOtelConfig, resolveOtelSettings, type OtelConfigInput, type OtelSettings } from "./config.js";
+import { DEFAULT_SERVICE_NAME, parseOtelConfig, resolveOtelSettings, spanTextPolicy, type OtelConfigInput, type OtelSettings } from "./config.js";
 import {
   CountingLogExporter,
   CountingLogProcessor,
@@ -43,6 +44,7 @@ export { ATTR, ATTRIBUTE_SPECS, attributionAttributes, failureAttributes, type A
 export { METRIC_SPECS, OtelPipelineMetrics, prometheusNames } from "./metrics.js";
 export type { OtelStats, SignalStats } from "./counting.js";
 export type { ExporterLog } from "./attribution-exporter.js";
+export type { AnnotationStats } from "./annotations.js";
 
 export const INSTRUMENTATION_SCOPE = "reagent-stream";
 
@@ -63,6 +65,8 @@ export interface OtelExport {
   readonly prometheusUrl: string | undefined;
   /** Exported/dropped counts per signal. */
   stats(): OtelStats;
+  /** Phoenix annotations / Langfuse scores sent, dropped and skipped (undefined when not configured). */
+  annotationStats(): AnnotationStats | undefined;
   /** Send what is buffered now (bounded by shutdown_timeout_ms); never rejects. */
   forceFlush(): Promise<void>;
   /** Flush and stop everything (spans, events, metrics, the scrape endpoint) by shutdown_timeout_ms; idempotent, never rejects. */
@@ -123,16 +127,28 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
   const cfg = parseOtelConfig(config);
   const settings = resolveOtelSettings(cfg, options.env ?? process.env);
   const warn = rateLimitedWarn(options.log);
-  const tally = new ExportTally(warn);
+  const tally = new ExportTally(warn, (signal, status) => {
+    try {
+      options.log?.warn(
+        { signal, status },
+        signal === "logs"
+          ? `the OTLP endpoint does not take logs (HTTP ${status}): evaluation events are not sent again; the result stays on the attribution span (gen_ai.evaluation.*). Set otel.evaluation_events: false to silence this`
+          : `the OTLP endpoint does not take ${signal} (HTTP ${status}): not sent again (counted as dropped, reason not_accepted)`,
+      );
+    } catch {
+      // a logger must not break exporting
+    }
+  });
   const warnInternal = (error: string): void => warn("traces", error, 1, "building an attribution span failed; it was dropped (a bug: please report it)");
 
-  if (!settings.traces && !settings.logs && !settings.metricsOtlp && !settings.prometheus) {
+  if (!settings.traces && !settings.logs && !settings.metricsOtlp && !settings.prometheus && !settings.annotations) {
     return {
       exporter: noopAttributionExporter,
       metrics: noopMetrics,
       settings,
       prometheusUrl: undefined,
       stats: () => tally.snapshot(),
+      annotationStats: () => undefined,
       forceFlush: () => Promise.resolve(),
       shutdown: () => Promise.resolve(),
     };
@@ -184,7 +200,7 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
     maxSegments: cfg.max_segments,
     sequenceMaxLen: cfg.sequence_max_len,
     valueLengthLimit: settings.attributeValueLengthLimit,
-    captureSpanText: cfg.dangerously_capture_span_text,
+    spanText: spanTextPolicy(cfg),
     standardAttributes: cfg.standard_attributes,
   };
   const buffer = {
@@ -231,7 +247,7 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
     }
   };
 
-  const exporter: AttributionExporter =
+  const otlpExporter: AttributionExporter =
     tracer !== undefined || logger !== undefined
       ? new OtelAttributionExporter({
           tracer,
@@ -239,6 +255,7 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
           idHint,
           attributes: attrOpts,
           spanParent: cfg.span_parent,
+          lateAfterMs: cfg.late_after_ms,
           onInternalError: (err) => {
             tally.dropped("traces", "internal_error", 1);
             warnInternal(errorMessage(err));
@@ -248,6 +265,12 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
         })
       : noopAttributionExporter;
 
+  const annotations =
+    settings.annotations && cfg.annotations !== undefined
+      ? new AnnotationWriter(cfg.annotations, { env: options.env ?? process.env, spanText: attrOpts.spanText, maxSpans: cfg.max_spans, ...(options.log ? { log: options.log } : {}) })
+      : undefined;
+  const exporter: AttributionExporter = annotations === undefined ? otlpExporter : fanOut(otlpExporter, annotations, deadlineMs);
+
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
@@ -255,8 +278,10 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
       // Metrics go last so their final push carries the drop counts of the span shutdown; they
       // keep a fifth of the deadline when they push over OTLP.
       const spanBudget = settings.metricsOtlp ? Math.max(1, Math.floor(deadlineMs * 0.8)) : deadlineMs;
-      if (exporter instanceof OtelAttributionExporter) await exporter.shutdownWithin(spanBudget).catch(() => undefined);
-      else await exporter.shutdown().catch(() => undefined);
+      await Promise.all([
+        otlpExporter instanceof OtelAttributionExporter ? otlpExporter.shutdownWithin(spanBudget).catch(() => undefined) : otlpExporter.shutdown().catch(() => undefined),
+        annotations?.shutdownWithin(spanBudget),
+      ]);
       if (meterProvider && !(await withinDeadline(meterProvider.shutdown(), Math.max(1, deadlineMs - (Date.now() - began))))) tally.abandonPending("metrics");
     })();
     return shutdownPromise;
@@ -270,5 +295,20 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
     await withinDeadline(Promise.all(parts), deadlineMs);
   };
 
-  return { exporter, metrics, settings, prometheusUrl, stats: () => tally.snapshot(), forceFlush, shutdown };
+  return { exporter, metrics, settings, prometheusUrl, stats: () => tally.snapshot(), annotationStats: () => annotations?.stats(), forceFlush, shutdown };
+}
+
+/** The OTLP exporter and the annotation writers behind one AttributionExporter. */
+function fanOut(otlp: AttributionExporter, annotations: AnnotationWriter, deadlineMs: number): AttributionExporter {
+  return {
+    name: "otel",
+    onAttributed: (r) => {
+      otlp.onAttributed(r);
+      annotations.onAttributed(r);
+    },
+    onFailed: (f) => otlp.onFailed(f),
+    shutdown: async () => {
+      await Promise.all([otlp.shutdown().catch(() => undefined), annotations.shutdownWithin(deadlineMs)]);
+    },
+  };
 }

@@ -9,6 +9,11 @@
  *   in `link` mode it starts a new trace and records `reagent.source.trace_id`.
  * - neither: a new trace; `gen_ai.response.id` and `reagent.record.id` identify the call.
  *
+ * - late: an attribution that starts more than `late_after_ms` after the logged call (the
+ *   record's timestamp) never joins the logged trace, whatever the mode: it starts a new trace
+ *   that links to the logged span (and records `reagent.source.trace_id` and `reagent.late_ms`),
+ *   so a replayed week-old log does not stretch its trace by a week.
+ *
  * Ids are accepted in any letter case, and 0x-prefixed or dashed forms are normalised; invalid
  * ids (wrong length, not hex, all zeros) count as absent.
  *
@@ -28,8 +33,26 @@ export interface ParentPlan {
   readonly asChild: boolean;
   /** Reuse this trace id for a root span (trace-only, child mode). */
   readonly joinTraceId?: string;
-  /** Recorded as reagent.source.trace_id (trace-only, link mode). */
+  /** Recorded as reagent.source.trace_id (link mode, or late). */
   readonly sourceTraceId?: string;
+  /** How late the attribution started after the logged call, when over the threshold. */
+  readonly lateMs?: number;
+}
+
+export interface Lateness {
+  /** When the attribution started (epoch ms). */
+  readonly startedAtMs: number;
+  /** Over this many ms after the logged call, the span goes on a new, linked trace; 0: never. */
+  readonly lateAfterMs: number;
+}
+
+/** Milliseconds from the logged call to the attribution, when that is over the threshold. */
+export function lateBy(ctx: RecordContext, lateness: Lateness | undefined): number | undefined {
+  if (lateness === undefined || lateness.lateAfterMs <= 0 || ctx.record_timestamp === null) return undefined;
+  const logged = Date.parse(ctx.record_timestamp);
+  if (!Number.isFinite(logged)) return undefined;
+  const late = lateness.startedAtMs - logged;
+  return late > lateness.lateAfterMs ? late : undefined;
 }
 
 /** Lower-case hex with 0x and dashes removed, or undefined when that is not a valid id of `len` hex digits. */
@@ -41,9 +64,14 @@ export function normalizeId(raw: string | null | undefined, len: 16 | 32): strin
   return isValidSpanId(hex) && hex !== INVALID_SPANID ? hex : undefined;
 }
 
-export function planParent(ctx: RecordContext, mode: SpanParentMode): ParentPlan {
+export function planParent(ctx: RecordContext, mode: SpanParentMode, lateness?: Lateness): ParentPlan {
   const traceId = normalizeId(ctx.trace_id, 32);
   const spanId = normalizeId(ctx.span_id, 16);
+  const lateMs = traceId === undefined ? undefined : lateBy(ctx, lateness);
+  if (lateMs !== undefined && traceId !== undefined) {
+    const logged: SpanContext | undefined = spanId === undefined ? undefined : { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };
+    return { relation: spanId === undefined ? "trace" : "span", ...(logged ? { logged } : {}), asChild: false, sourceTraceId: traceId, lateMs };
+  }
   if (traceId !== undefined && spanId !== undefined) {
     const logged: SpanContext = { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };
     return { relation: "span", logged, asChild: mode === "child" };

@@ -125,7 +125,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
     sampler: new RecordSampler(cfg.sampling),
     attributor,
     sinks: buildSinks(cfg, metrics, logger),
-    exporters: otel.settings.traces || otel.settings.logs ? [otel.exporter] : [],
+    exporters: otel.settings.traces || otel.settings.logs || otel.settings.annotations ? [otel.exporter] : [],
     deadLetters: buildDeadLetters(cfg, logger),
     metrics,
     logger,

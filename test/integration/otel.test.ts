@@ -241,7 +241,7 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     expect(s2.parentSpanId).toBe("");
     expect(s2.links).toEqual([]);
     expect(attr(s2, "reagent.parent")?.value).toBe("trace");
-    expect(attr(s2, "gen_ai.operation.name")?.value).toBe("text_completion");
+    expect(attr(s2, "openinference.span.kind")?.value).toBe("EVALUATOR");
 
     const s3 = rx.spans.find((x) => attr(x, "reagent.attribution.id")?.value === results[2]!.attribution_id)!;
     expect(s3.traceId).toMatch(/^[0-9a-f]{32}$/);
@@ -267,7 +267,7 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     }
     // All but the two that need other settings (tested below) appear in this run.
     // (faithfulness: the engine does not compute it yet; the unit tests cover those two.)
-    const notHere = ["reagent.spans.text", "reagent.source.trace_id", "reagent.faithfulness.name", "reagent.faithfulness.value"];
+    const notHere = ["reagent.spans.text", "reagent.source.trace_id", "reagent.late_ms", "reagent.faithfulness.name", "reagent.faithfulness.value"];
     expect([...doc.keys()].filter((k) => !seen.has(k) && !notHere.includes(k))).toEqual([]);
 
     const r = results[0]!;
@@ -276,7 +276,10 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     expect(v("gen_ai.provider.name")).toBe("openai");
     expect(v("gen_ai.request.model")).toBe("gpt-4o-mini");
     expect(v("gen_ai.response.id")).toBe("chatcmpl-abc123");
-    expect(v("gen_ai.operation.name")).toBe("chat");
+    expect(v("gen_ai.operation.name")).toBeUndefined(); // not an LLM call
+    expect(v("openinference.span.kind")).toBe("EVALUATOR");
+    expect(v("gen_ai.evaluation.score.label")).toBe(r.convergence.converged ? "converged" : "not_converged");
+    expect(JSON.parse(v("output.value") as string)).toMatchObject({ attribution_id: r.attribution_id, top_spans: expect.any(Array) });
     expect(v("reagent.record.id")).toBe("rec-1");
     expect(v("reagent.method")).toBe("reagent");
     expect(v("reagent.mode")).toBe("joint");

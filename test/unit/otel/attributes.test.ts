@@ -22,7 +22,7 @@ const defaults: AttributeOptions = {
   maxSegments: 16,
   sequenceMaxLen: 64,
   valueLengthLimit: 1024,
-  captureSpanText: false,
+  spanText: "none",
   standardAttributes: true,
 };
 
@@ -74,7 +74,7 @@ describe("attribution span attributes", () => {
   const result = syntheticResult({ promptTokens: 40, messages: 2, spans: 5, context });
 
   it("sets every attribute with its declared type", () => {
-    const a = attributionAttributes(result, defaults, "span");
+    const a = attributionAttributes(result, defaults, { parent: "span" });
     const specs = new Map(ATTRIBUTE_SPECS.map((s) => [s.name, s.type]));
     for (const [k, v] of Object.entries(a)) {
       expect(specs.has(k), `undeclared attribute ${k}`).toBe(true);
@@ -84,7 +84,10 @@ describe("attribution span attributes", () => {
     expect(a[ATTR.genAiProvider]).toBe("openai");
     expect(a[ATTR.genAiRequestModel]).toBe("gpt-4o-mini");
     expect(a[ATTR.genAiResponseId]).toBe("chatcmpl-123");
-    expect(a[ATTR.genAiOperation]).toBe("chat");
+    expect(a[ATTR.spanKind]).toBe("EVALUATOR");
+    expect(a[ATTR.evalName]).toBe("reagent.top_spans_share");
+    expect(a[ATTR.evalLabel]).toBe(result.convergence.converged ? "converged" : "not_converged");
+    expect(JSON.parse(a[ATTR.outputValue] as string)).toMatchObject({ attribution_id: result.attribution_id });
     expect(a[ATTR.parent]).toBe("span");
     expect(a[ATTR.probesConverged]).toBe(result.convergence.probes_converged);
     expect(a[ATTR.tokensProcessed]).toBe(123_456_789);
@@ -99,20 +102,21 @@ describe("attribution span attributes", () => {
   });
 
   it("carries no prompt or completion text unless span text capture is opted in", () => {
-    const a = attributionAttributes(result, defaults, "span");
+    const a = attributionAttributes(result, defaults, { parent: "span" });
     const text = JSON.stringify(a);
     expect(text).not.toContain(PROMPT_WORD);
     expect(text).not.toContain(COMPLETION_WORD);
-    for (const k of CONTENT_ATTRIBUTES) expect(a[k]).toBeUndefined();
+    expect(a[ATTR.spansText]).toBeUndefined();
+    for (const k of Object.keys(a)) if (!CONTENT_ATTRIBUTES.includes(k)) expect(JSON.stringify(a[k]), k).not.toContain(PROMPT_WORD);
 
-    const opted = attributionAttributes(result, { ...defaults, captureSpanText: true }, "span");
-    expect(opted[ATTR.spansText]).toEqual(result.spans.map((s) => s.text));
+    const opted = attributionAttributes(result, { ...defaults, spanText: "full" }, { parent: "span" });
+    expect(opted[ATTR.spansText]).toEqual(result.spans.map((s) => result.prompt.text.slice(s.start, s.end)));
     expect(JSON.stringify(opted)).toContain(PROMPT_WORD);
-    expect(JSON.stringify(opted)).not.toContain(COMPLETION_WORD);
+    expect(opted[ATTR.inputValue]).toContain(COMPLETION_WORD);
   });
 
   it("leaves out the gen_ai identifying attributes when standard_attributes is off", () => {
-    const a = attributionAttributes(result, { ...defaults, standardAttributes: false }, "span");
+    const a = attributionAttributes(result, { ...defaults, standardAttributes: false }, { parent: "span" });
     expect(Object.keys(a).filter((k) => k.startsWith("gen_ai."))).toEqual([]);
   });
 
@@ -128,7 +132,7 @@ describe("attribution span attributes", () => {
 
   it("caps arrays by config and keeps the largest segments", () => {
     const many = syntheticResult({ promptTokens: 300, messages: 30, spans: 20, context });
-    const a = attributionAttributes(many, { ...defaults, maxSpans: 3, maxSegments: 4, sequenceMaxLen: 16 }, "span");
+    const a = attributionAttributes(many, { ...defaults, maxSpans: 3, maxSegments: 4, sequenceMaxLen: 16 }, { parent: "span" });
     for (const k of [ATTR.spansStart, ATTR.spansEnd, ATTR.spansTokenStart, ATTR.spansTokenEnd, ATTR.spansScore, ATTR.spansSegment]) expect(a[k]).toHaveLength(3);
     expect(a[ATTR.spansCount]).toBe(3);
     expect(a[ATTR.segmentsName]).toHaveLength(4);
@@ -142,7 +146,7 @@ describe("attribution span attributes", () => {
   it("cuts every string to the value length limit", () => {
     const long = "m".repeat(5000);
     const r = syntheticResult({ promptTokens: 20, context: { ...context, logged_model: long, record_id: long } });
-    const a = attributionAttributes(r, { ...defaults, valueLengthLimit: 64, captureSpanText: true }, "span");
+    const a = attributionAttributes(r, { ...defaults, valueLengthLimit: 64, spanText: "full" }, { parent: "span" });
     for (const s of strings(a)) expect(s.length).toBeLessThanOrEqual(64);
     expect(a[ATTR.genAiRequestModel]).toBe("m".repeat(64));
   });
@@ -157,7 +161,7 @@ describe("attribution span attributes", () => {
     const a = failureAttributes(
       { context: { ...emptyRecordContext, ...context }, model: "tiny-lm", code: "scorer_http", message: "scoring batch: HTTP 503", startedAt: new Date(1000), endedAt: new Date(1250) },
       defaults,
-      "span",
+      { parent: "span" },
     );
     expect(a).toMatchObject({ [ATTR.errorType]: "scorer_http", [ATTR.errorCode]: "scorer_http", [ATTR.scorerModel]: "tiny-lm", [ATTR.durationMs]: 250, [ATTR.recordId]: "rec-42" });
     const failureNames = new Set(ATTRIBUTE_SPECS.filter((s) => s.onFailure).map((s) => s.name));
@@ -200,17 +204,26 @@ describe("schemas/otel-attributes.md", () => {
     expect(new Map(ATTRIBUTE_SPECS.map((s) => [s.name, s.type]))).toEqual(doc);
   });
 
-  it("uses no new gen_ai.* names: only the standard identifying ones", () => {
+  it("uses no new gen_ai.* names: only the standard identifying and evaluation ones", () => {
     const genAi = ATTRIBUTE_SPECS.map((s) => s.name).filter((n) => n.startsWith("gen_ai."));
-    expect(genAi.sort()).toEqual(["gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.id"]);
-    for (const s of ATTRIBUTE_SPECS) expect(s.name.startsWith("reagent.") || s.name.startsWith("gen_ai.") || s.name === "error.type", s.name).toBe(true);
+    expect(genAi.sort()).toEqual([
+      "gen_ai.evaluation.explanation",
+      "gen_ai.evaluation.name",
+      "gen_ai.evaluation.score.label",
+      "gen_ai.evaluation.score.value",
+      "gen_ai.provider.name",
+      "gen_ai.request.model",
+      "gen_ai.response.id",
+    ]);
+    const openInference = ["openinference.span.kind", "input.value", "input.mime_type", "output.value", "output.mime_type"];
+    for (const s of ATTRIBUTE_SPECS) expect(s.name.startsWith("reagent.") || s.name.startsWith("gen_ai.") || s.name === "error.type" || openInference.includes(s.name), s.name).toBe(true);
   });
 });
 
 describe("a 4k-token prompt stays inside the SDK's attribute limits", () => {
   it("measures count, string length, array sizes and encoded bytes", async () => {
     const big = syntheticResult({ promptTokens: 4096, completionTokens: 64, messages: 16, spans: 10, context });
-    const attrs = attributionAttributes(big, defaults, "span");
+    const attrs = attributionAttributes(big, defaults, { parent: "span" });
 
     const count = Object.keys(attrs).length;
     const longest = Math.max(...strings(attrs).map((s) => s.length));
@@ -249,10 +262,10 @@ describe("a 4k-token prompt stays inside the SDK's attribute limits", () => {
         `${arrays.length} arrays / ${elements} elements, sequence 64 values (bin 64), OTLP protobuf ${bytes} bytes; full 4096-value vector instead: ${naiveBytes} bytes`,
     );
     // The figures quoted in schemas/otel-attributes.md ("Measured"): update both together.
-    expect(count).toBe(43);
+    expect(count).toBe(51);
     expect(elements).toBe(176);
-    expect(bytes).toBeLessThan(4_000);
+    expect(bytes).toBeLessThan(6_000);
     expect(naiveBytes).toBeGreaterThan(40_000);
-    expect(ATTRIBUTE_SPECS.length).toBe(47);
+    expect(ATTRIBUTE_SPECS.length).toBe(56);
   });
 });
