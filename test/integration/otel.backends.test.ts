@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOtelExporter } from "../../connectors/otel/index.js";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/cli/engine-factory.js";
+import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/app/engine.js";
 import { loadLocalModel, type LocalModel } from "../../src/models/local-model.js";
 import { OtlpReceiver } from "./fixtures/otlp-receiver.js";
 
