@@ -10,6 +10,7 @@
 export type ErrorCode =
   | "config_invalid"
   | "record_invalid"
+  | "input_rejected"
   | "tokenizer_failed"
   | "model_load_failed"
   | "scoring_failed"
@@ -71,12 +72,18 @@ export class ConfigError extends ReagentError {
   }
 }
 
-/** An input record failed validation or mapping; it is dead-lettered, never dropped. */
+/**
+ * An input record failed validation or mapping; it is dead-lettered, never dropped. `stage` says
+ * whether its bytes did not parse at all (`parse`: not UTF-8, not JSON, too deep) or parsed but did
+ * not map or validate (`validate`).
+ */
 export class RecordValidationError extends ReagentError {
   readonly issues: readonly { path: string; message: string }[];
-  constructor(opts: ReagentErrorOptions & { issues?: readonly { path: string; message: string }[] }) {
+  readonly stage: "parse" | "validate";
+  constructor(opts: ReagentErrorOptions & { issues?: readonly { path: string; message: string }[]; stage?: "parse" | "validate" }) {
     super("record_invalid", opts);
     this.issues = opts.issues ?? [];
+    this.stage = opts.stage ?? "validate";
   }
 }
 
@@ -158,6 +165,13 @@ export class AttributionError extends ReagentError {
   }
 }
 
+/** The engine cannot attribute this input however often it tries (empty, too long, ids outside the vocabulary). */
+export class InputRejectedError extends ReagentError {
+  constructor(opts: ReagentErrorOptions) {
+    super("input_rejected", opts);
+  }
+}
+
 export class SamplerError extends ReagentError {
   constructor(opts: ReagentErrorOptions) {
     super("sampler_failed", opts);
@@ -229,6 +243,50 @@ export class UnknownComponentError extends ReagentError {
       details: { kind, id, valid },
     });
   }
+}
+
+/**
+ * What a retrier should do with a failure:
+ * - `permanent`: the same work fails the same way every time (bad input, an endpoint that cannot do
+ *   it, a store that refuses the value): give up at once;
+ * - `transient`: it may work next time (a timeout, a store or broker that is down): retry with backoff;
+ * - `retry_later`: not a failure of this work at all (an open circuit breaker, a requested backoff):
+ *   put it back and wait `retryLaterMs`, counting no attempt.
+ * Decided by the error's code (and the typed `retryable` flag of HTTP and sink errors), never by its
+ * message. What is not a ReagentError is `unexpected`: retried like a transient failure, but only
+ * up to the caller's `max_attempts` (a typed transient failure may be retried until shutdown where
+ * holding the work is right, e.g. a store that is down).
+ */
+export type FailureKind = "permanent" | "transient" | "retry_later" | "unexpected";
+
+const PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "config_invalid",
+  "record_invalid",
+  "input_rejected",
+  "scorer_unsupported",
+  "scorer_mismatch",
+  "settings_mismatch",
+  "unknown_component",
+]);
+
+export function failureKind(err: unknown): FailureKind {
+  if (!(err instanceof ReagentError)) return "unexpected";
+  if (err.code === "circuit_open" || err.code === "backoff") return "retry_later";
+  if (PERMANENT_CODES.has(err.code)) return "permanent";
+  if (err instanceof ScorerHttpError || err instanceof SinkError) return err.retryable ? "transient" : "permanent";
+  return "transient";
+}
+
+/** How long to wait before retrying a `retry_later` failure; undefined for any other. */
+export function retryLaterMs(err: unknown): number | undefined {
+  if (err instanceof CircuitOpenError) return Math.max(1, err.retryInMs);
+  if (err instanceof BackoffError) return Math.max(1, err.waitMs);
+  return undefined;
+}
+
+/** The stable code of any thrown value (`unexpected` for what is not a ReagentError). */
+export function errorCode(err: unknown): string {
+  return err instanceof ReagentError ? err.code : "unexpected";
 }
 
 /** Short, JSON-safe description of any thrown value (for logs and headers). */

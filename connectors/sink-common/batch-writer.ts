@@ -4,7 +4,7 @@
  * Items are buffered and cut into a batch when `maxRows` are waiting or `maxWaitMs` after the
  * first one arrived, whichever comes first. Batches start in order, at most `concurrency` at a
  * time (default 1: one after another; 2 lets the next batch be encoded and sent while the store
- * works on the previous one). A failed batch is retried with exponential backoff and full jitter; the store callback gets the
+ * works on the previous one). A failed batch is retried with the shared backoff (src/retry.ts); the store callback gets the
  * *same* batch object again (same items, same order, a stable id), so that it can make the retry
  * idempotent (dedup tokens, skipping tables already written).
  *
@@ -15,13 +15,7 @@
  */
 import { SinkError, describeCause, errorMessage } from "../../src/errors.js";
 import type { PipelineMetrics } from "../../src/pipeline/contracts.js";
-
-export interface RetryPolicy {
-  /** Attempts per batch, the first included. */
-  readonly max_attempts: number;
-  readonly initial_backoff_ms: number;
-  readonly max_backoff_ms: number;
-}
+import { backoffMs, type RetryPolicy } from "../../src/retry.js";
 
 export interface Batch<T> {
   /** Stable across retries; unique within one writer. */
@@ -78,12 +72,6 @@ interface Pending<T> {
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Delay before attempt `attempt + 1`: exponential, capped, with full jitter in [0.5, 1]. */
-export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const exp = Math.min(policy.max_backoff_ms, policy.initial_backoff_ms * 2 ** (attempt - 1));
-  return Math.round(exp * (0.5 + random() * 0.5));
-}
 
 export class BatchWriter<T> {
   private buffer = new Map<string, Entry<T>>();

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { ConfigError } from "../../src/errors.js";
+import { retrySchema } from "../../src/retry.js";
 import { storeTextModes } from "./rows.js";
 import { TABLE_PREFIX_PATTERN } from "./tables.js";
 
@@ -18,14 +19,6 @@ export const batchConfigSchema = z
       .max(8)
       .default(2)
       .describe("Batches written at once: 2 encodes and sends the next batch while the store works on the previous one"),
-  })
-  .strict();
-
-export const retryConfigSchema = z
-  .object({
-    max_attempts: z.number().int().min(1).max(100).default(6).describe("Attempts per batch, the first included"),
-    initial_backoff_ms: z.number().int().min(1).default(200).describe("Wait before the second attempt; doubles per attempt"),
-    max_backoff_ms: z.number().int().min(1).default(10_000).describe("Longest wait between attempts"),
   })
   .strict();
 
@@ -46,7 +39,7 @@ export const commonSinkFields = {
     .default(4096)
     .describe("Keep per-target importance rows while their cells add up to at most this; 0 keeps no matrix"),
   batch: batchConfigSchema.default({ max_rows: 1000, max_wait_ms: 1000, concurrency: 2 }),
-  retry: retryConfigSchema.default({ max_attempts: 6, initial_backoff_ms: 200, max_backoff_ms: 10_000 }),
+  retry: retrySchema({ max_attempts: 6, initial_backoff_ms: 200, max_backoff_ms: 10_000 }, "Batches the store fails with a retryable error (down, overloaded)"),
   migrate: z.boolean().default(true).describe("Apply pending migrations in start()"),
 };
 

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { AttributionResult, RecordContext, ResultToken } from "../../schemas/attribution-result.js";
 import { RESULT_SCHEMA_VERSION, emptyRecordContext } from "../../schemas/attribution-result.js";
-import { AttributionError, ReagentError, errorMessage } from "../errors.js";
+import { AttributionError, InputRejectedError, ReagentError, errorMessage } from "../errors.js";
 import { CountingScorer, type Scorer } from "./scorer.js";
 import type { ChatMessage, ChatTemplate, MessageRange } from "../text/chat-template.js";
 import { findRuleSegments, roleSegments, segmentAt, type SegmentRule } from "../text/segments.js";
@@ -131,7 +131,7 @@ export class AttributionEngine {
     const offsets = [...bos.map(() => ({ start: 0, end: 0 })), ...enc.offsets];
     const special = [...bos.map(() => true), ...enc.special];
     if (promptIds.length === 0) {
-      throw new AttributionError({ what: "preparing the prompt", why: "the prompt is empty and the model has no BOS token to condition on" });
+      throw new InputRejectedError({ what: "preparing the prompt", why: "the prompt is empty and the model has no BOS token to condition on" });
     }
     const ruleRanges = findRuleSegments(text, this.segments);
     const msgRanges = roleSegments(messages);
@@ -156,10 +156,10 @@ export class AttributionEngine {
 
     const completionEnc = req.completionIds ? undefined : tok.encode(req.completion);
     const completionIds = req.completionIds ? [...req.completionIds] : (completionEnc as { ids: number[] }).ids;
-    if (completionIds.length === 0) throw new AttributionError({ what: "preparing the completion", why: "the completion has no tokens to attribute" });
+    if (completionIds.length === 0) throw new InputRejectedError({ what: "preparing the completion", why: "the completion has no tokens to attribute" });
     const vocab = this.model.scorer.capabilities.vocabSize;
     const bad = [...promptIds, ...completionIds].find((id) => id < 0 || (vocab !== undefined && id >= vocab));
-    if (bad !== undefined) throw new AttributionError({ what: "preparing the input", why: `token id ${bad} is outside the model's vocabulary (${vocab})` });
+    if (bad !== undefined) throw new InputRejectedError({ what: "preparing the input", why: `token id ${bad} is outside the model's vocabulary (${vocab})` });
     let cursor = 0;
     const completionTokens: ResultToken[] = completionIds.map((id, i) => {
       const o = completionEnc?.offsets[i];
@@ -172,7 +172,7 @@ export class AttributionEngine {
     const maxLen = this.model.scorer.capabilities.maxSequenceLength;
     const G = Math.min(completionIds.length, this.config.max_targets);
     if (maxLen !== undefined && promptIds.length + G > maxLen) {
-      throw new AttributionError({
+      throw new InputRejectedError({
         what: "preparing the input",
         why: `prompt (${promptIds.length} tokens) plus ${G} attributed completion tokens exceed the model's ${maxLen}-token limit`,
       });

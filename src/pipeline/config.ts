@@ -4,16 +4,7 @@
  * @see docs/pipeline.md
  */
 import { z } from "zod";
-
-export const retryConfigSchema = z
-  .object({
-    max_attempts: z.number().int().min(1).default(3).describe("Attempts before the record is dead-lettered (errors that cannot succeed on retry dead-letter at once)"),
-    initial_backoff_ms: z.number().int().min(0).default(1000).describe("Wait before the second attempt; doubles each time"),
-    max_backoff_ms: z.number().int().min(0).default(60_000),
-  })
-  .strict();
-
-export type RetryConfig = z.infer<typeof retryConfigSchema>;
+import { retrySchema } from "../retry.js";
 
 export const pipelineConfigSchema = z
   .object({
@@ -36,18 +27,16 @@ export const pipelineConfigSchema = z
       .enum(["on", "off"])
       .default("on")
       .describe("off: parse, sample and commit without attributing (throughput checks, sampling dry runs); sampled records are counted, not attributed"),
-    retries: retryConfigSchema.prefault({}).describe("Attribution attempts that fail"),
-    sink_retries: retryConfigSchema
-      .prefault({ max_attempts: 5 })
-      .describe("Sink writes that fail with a non-retryable error; retryable sink errors (a store that is down) are retried until shutdown, holding the offset"),
+    retries: retrySchema(
+      { max_attempts: 3, initial_backoff_ms: 1000, max_backoff_ms: 60_000 },
+      "Attributions that fail: attempts per record before it is dead-lettered (failures that retrying cannot fix dead-letter at once)",
+    ),
+    sink_retries: retrySchema(
+      { max_attempts: 5, initial_backoff_ms: 1000, max_backoff_ms: 60_000 },
+      "Sink writes of one result that the store refuses (not retryable); a store that is down (retryable) is retried until shutdown, holding the offset",
+    ),
   })
   .strict();
 
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
-
-/** Exponential backoff for attempt `n` (1-based: the wait after the n-th failure), with ±20 % jitter. */
-export function backoffMs(cfg: RetryConfig, n: number, random: () => number = Math.random): number {
-  const base = Math.min(cfg.max_backoff_ms, cfg.initial_backoff_ms * 2 ** Math.max(0, n - 1));
-  return Math.round(base * (0.8 + 0.4 * random()));
-}

@@ -5,7 +5,7 @@
  *
  * @see docs/pipeline.md#dead-letters
  */
-import { ReagentError, RecordValidationError, errorMessage } from "../errors.js";
+import { RecordValidationError, errorCode, errorMessage } from "../errors.js";
 import type { DeadLetter, DeadLetterStage, SourceMessage } from "./contracts.js";
 
 /** Header names added to a dead-lettered message (all values are strings). */
@@ -22,10 +22,6 @@ export const DLQ_HEADERS = {
 } as const;
 
 const MAX_REASON = 2000;
-
-export function errorCode(err: unknown): string {
-  return err instanceof ReagentError ? err.code : "unexpected";
-}
 
 export function buildDeadLetter(
   message: SourceMessage,

@@ -309,7 +309,7 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     expect(s.status.message).toBe(`${failure.code}: ${failure.message}`);
     expect(s.traceId).toBe(LOGGED_TRACE);
     expect(s.parentSpanId).toBe(LOGGED_SPAN);
-    expect(attr(s, "error.type")?.value).toBe("attribution_failed");
+    expect(attr(s, "error.type")?.value).toBe("input_rejected");
     expect(attr(s, "gen_ai.response.id")?.value).toBe("chatcmpl-ghi789");
     expect(s.startTimeUnixNano).toBe(BigInt(failure.startedAt.getTime()) * 1_000_000n);
   });
@@ -378,7 +378,7 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     expect(promValue(samples, "reagent_stream_records_skipped_total")).toBe(1);
     expect(promValue(samples, "reagent_stream_records_attributed_total")).toBe(3);
     expect(promValue(samples, "reagent_stream_records_attributed_total", { model: "gpt-4o-mini" })).toBe(2);
-    expect(promValue(samples, "reagent_stream_records_failed_total", { stage: "attribute", code: "attribution_failed" })).toBe(1);
+    expect(promValue(samples, "reagent_stream_records_failed_total", { stage: "attribute", code: "input_rejected" })).toBe(1);
     expect(promValue(samples, "reagent_stream_records_dead_lettered_total")).toBe(2);
     expect(promValue(samples, "reagent_stream_model_calls_total", { model: "tiny-lm" })).toBe(totalCalls);
     expect(promValue(samples, "reagent_stream_tokens_scored_total")).toBe(totalTokens);

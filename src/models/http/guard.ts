@@ -13,6 +13,7 @@
  * @see docs/endpoints.md#safety-knobs
  */
 import { CircuitOpenError, ReagentError, ScorerHttpError, ScorerMismatchError, ScorerUnsupportedError, errorMessage } from "../../errors.js";
+import { backoffMs, sleep, type RetryPolicy } from "../../retry.js";
 
 /** Why an attempt failed, as counted in `stats.errors` and reported to `onEvent`. */
 export const errorKinds = [
@@ -32,15 +33,6 @@ export type ErrorKind = (typeof errorKinds)[number];
 
 export type BreakerState = "closed" | "open" | "half_open";
 
-export interface RetryPolicy {
-  /** Attempts per call, the first included (1 = no retries). */
-  readonly maxAttempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-  /** A Retry-After longer than this fails the call (retryable) instead of waiting. */
-  readonly maxRetryAfterMs: number;
-}
-
 export interface BreakerPolicy {
   /** Consecutive server-side failures that open the breaker. */
   readonly failureThreshold: number;
@@ -58,7 +50,10 @@ export interface GuardConfig {
   readonly promptTokensPerSecond?: number | undefined;
   /** Bucket size in seconds of rate (default 1): how large a burst may be. */
   readonly burstSeconds?: number | undefined;
+  /** Attempts per call, the first included (1 = no retries), and the waits between them. */
   readonly retry: RetryPolicy;
+  /** A Retry-After longer than this fails the call (retryable) instead of waiting. */
+  readonly maxRetryAfterMs: number;
   readonly breaker: BreakerPolicy;
 }
 
@@ -145,25 +140,6 @@ class TimeoutSignal extends Error {
     super("attempt timed out");
     this.name = "TimeoutSignal";
   }
-}
-
-/** Sleep that an AbortSignal can cut short (rejects with the signal's reason). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** A FIFO counting semaphore whose waiters can be aborted. */
@@ -406,7 +382,7 @@ export class RequestGuard {
    */
   async run<T>(req: GuardedRequest, op: (signal: AbortSignal) => Promise<T>): Promise<T> {
     this.counters.calls++;
-    const max = Math.max(1, this.config.retry.maxAttempts);
+    const max = Math.max(1, this.config.retry.max_attempts);
     let lastError: unknown;
     for (let attempt = 1; ; attempt++) {
       let probe = false;
@@ -444,14 +420,14 @@ export class RequestGuard {
         this.counters.failed++;
         throw error;
       }
-      const backoff = this.backoffMs(attempt);
+      const backoff = backoffMs(this.config.retry, attempt, this.random);
       const retryAfter = result.retryAfterMs;
-      if (retryAfter !== undefined && retryAfter > this.config.retry.maxRetryAfterMs) {
+      if (retryAfter !== undefined && retryAfter > this.config.maxRetryAfterMs) {
         this.counters.failed++;
         throw error;
       }
       // Retry-After is a floor; a little jitter on top keeps many workers from returning at once.
-      const delay = retryAfter === undefined ? backoff : retryAfter + Math.round(this.random() * Math.min(100, this.config.retry.baseDelayMs));
+      const delay = retryAfter === undefined ? backoff : retryAfter + Math.round(this.random() * Math.min(100, this.config.retry.initial_backoff_ms));
       this.counters.retries++;
       this.emit({ type: "retry", endpoint: this.config.endpoint, path: req.path, attempt, delayMs: delay, errorKind: kind });
       try {
@@ -461,12 +437,6 @@ export class RequestGuard {
         throw err;
       }
     }
-  }
-
-  /** Equal-jitter exponential backoff: half the capped exponential delay, plus a random half. */
-  private backoffMs(attempt: number): number {
-    const cap = Math.min(this.config.retry.maxDelayMs, this.config.retry.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(cap / 2 + this.random() * (cap / 2));
   }
 
   private async attempt<T>(req: GuardedRequest, attempt: number, op: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -135,7 +135,7 @@ export class RecordMapper {
       doc = JSON.parse(this.decoder.decode(raw.value)) as unknown;
     } catch (err) {
       const why = err instanceof TypeError ? "it is not valid UTF-8" : `it is not JSON (${err instanceof Error ? err.message : String(err)})`;
-      throw this.fail("parsing the record", why, [{ path: "", message: why }]);
+      throw this.fail("parsing the record", why, [{ path: "", message: why }], "parse");
     }
     const preset = this.fixed ?? PRESETS.find((p) => p.detect(doc));
     if (preset === undefined) {
@@ -157,8 +157,8 @@ export class RecordMapper {
     return { record: res.data, preset: preset.id };
   }
 
-  private fail(what: string, why: string, issues: readonly MappingIssue[]): RecordValidationError {
-    return new RecordValidationError({ what, why, issues });
+  private fail(what: string, why: string, issues: readonly MappingIssue[], stage: "parse" | "validate" = "validate"): RecordValidationError {
+    return new RecordValidationError({ what, why, issues, stage });
   }
 
   private applyFields(doc: unknown, draft: RecordDraft, issues: MappingIssues): void {

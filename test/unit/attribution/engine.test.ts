@@ -4,7 +4,7 @@ import { attributionResultSchema } from "../../../schemas/attribution-result.js"
 import { RESULT_JSON_SCHEMA_PATH, resultJsonSchema } from "../../../schemas/export-result-schema.js";
 import { buildEngine, type BuiltEngine } from "../../../src/app/engine.js";
 import { loadLocalModel, type LocalModel } from "../../../src/models/local-model.js";
-import { AttributionError } from "../../../src/errors.js";
+import { InputRejectedError } from "../../../src/errors.js";
 import { simpleChatTemplate } from "../../../src/text/chat-template.js";
 
 // Real onnxruntime sessions over the bundled model; small settings keep it fast.
@@ -87,7 +87,7 @@ describe("AttributionEngine on the bundled ONNX model", () => {
   });
 
   it("refuses an empty completion and out-of-vocabulary ids with a clear error", async () => {
-    await expect(joint.engine.attribute({ prompt, completion: "" })).rejects.toThrow(AttributionError);
+    await expect(joint.engine.attribute({ prompt, completion: "" })).rejects.toThrow(InputRejectedError);
     await expect(joint.engine.attribute({ prompt, completion: "x", completionIds: [999_999] })).rejects.toThrow(/outside the model's vocabulary/);
   });
 

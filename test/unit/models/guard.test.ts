@@ -13,7 +13,7 @@ function guard(over: Partial<GuardConfig> = {}, events?: ScorerEvent[], random =
       endpoint: "http://server",
       maxConcurrency: 4,
       timeoutMs: 1_000,
-      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 40, maxRetryAfterMs: 1_000 },
+      retry: { max_attempts: 3, initial_backoff_ms: 10, max_backoff_ms: 40 }, maxRetryAfterMs: 1_000,
       breaker: { failureThreshold: 3, coolDownMs: 100 },
       ...over,
     },
@@ -55,7 +55,7 @@ describe("parsing and classifying", () => {
 describe("retries", () => {
   it("retry retryable failures with growing, jittered backoff, then succeed", async () => {
     const events: ScorerEvent[] = [];
-    const g = guard({ retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 1_000, maxRetryAfterMs: 1_000 }, breaker: { failureThreshold: 10, coolDownMs: 100 } }, events, () => 1);
+    const g = guard({ retry: { max_attempts: 4, initial_backoff_ms: 10, max_backoff_ms: 1_000 }, maxRetryAfterMs: 1_000, breaker: { failureThreshold: 10, coolDownMs: 100 } }, events, () => 1);
     let n = 0;
     const out = await g.run(req, () => (++n < 4 ? Promise.reject(http(502)) : Promise.resolve("ok")));
     expect(out).toBe("ok");
@@ -115,7 +115,7 @@ describe("timeouts and aborts", () => {
   });
 
   it("a timeout that persists fails with a retryable ScorerHttpError saying so", async () => {
-    const g = guard({ timeoutMs: 20, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 0 } });
+    const g = guard({ timeoutMs: 20, retry: { max_attempts: 2, initial_backoff_ms: 1, max_backoff_ms: 1 }, maxRetryAfterMs: 0 });
     const err = await g.run(req, (signal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("aborted"))))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScorerHttpError);
     expect((err as ScorerHttpError).retryable).toBe(true);
@@ -178,7 +178,7 @@ describe("limits", () => {
 describe("circuit breaker", () => {
   it("opens after N consecutive server failures, rejects fast, half-opens after the cool-down, closes on a good probe", async () => {
     const events: ScorerEvent[] = [];
-    const g = guard({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 0 }, breaker: { failureThreshold: 2, coolDownMs: 60 } }, events);
+    const g = guard({ retry: { max_attempts: 1, initial_backoff_ms: 1, max_backoff_ms: 1 }, maxRetryAfterMs: 0, breaker: { failureThreshold: 2, coolDownMs: 60 } }, events);
     let calls = 0;
     const fail = (): Promise<never> => (calls++, Promise.reject(http(503)));
     await expect(g.run(req, fail)).rejects.toBeInstanceOf(ScorerHttpError);
@@ -203,7 +203,7 @@ describe("circuit breaker", () => {
   });
 
   it("a failing probe reopens it; answers that prove the server is up (4xx, 429, mismatch) never open it", async () => {
-    const g = guard({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 0 }, breaker: { failureThreshold: 1, coolDownMs: 30 } });
+    const g = guard({ retry: { max_attempts: 1, initial_backoff_ms: 1, max_backoff_ms: 1 }, maxRetryAfterMs: 0, breaker: { failureThreshold: 1, coolDownMs: 30 } });
     for (const e of [http(400), http(429), new ScorerMismatchError({ what: "w", why: "y" })]) await expect(g.run(req, () => Promise.reject(e))).rejects.toBe(e);
     expect(g.breakerState).toBe("closed");
     await expect(g.run(req, () => Promise.reject(http(500)))).rejects.toBeInstanceOf(ScorerHttpError);
@@ -215,7 +215,7 @@ describe("circuit breaker", () => {
   });
 
   it("a retry refused by a breaker that just opened says why, with the server error as cause", async () => {
-    const g = guard({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 0 }, breaker: { failureThreshold: 1, coolDownMs: 1_000 } });
+    const g = guard({ retry: { max_attempts: 3, initial_backoff_ms: 1, max_backoff_ms: 1 }, maxRetryAfterMs: 0, breaker: { failureThreshold: 1, coolDownMs: 1_000 } });
     const err = await g.run(req, () => Promise.reject(http(500))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CircuitOpenError);
     expect((err as CircuitOpenError).cause).toBeInstanceOf(ScorerHttpError);
@@ -226,7 +226,7 @@ describe("circuit breaker", () => {
 describe("observability", () => {
   it("reports every attempt, and an observer that throws changes nothing", async () => {
     const g = new RequestGuard(
-      { endpoint: "http://server", maxConcurrency: 1, timeoutMs: 1_000, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 0 }, breaker: { failureThreshold: 5, coolDownMs: 10 } },
+      { endpoint: "http://server", maxConcurrency: 1, timeoutMs: 1_000, retry: { max_attempts: 2, initial_backoff_ms: 1, max_backoff_ms: 1 }, maxRetryAfterMs: 0, breaker: { failureThreshold: 5, coolDownMs: 10 } },
       {
         onEvent: () => {
           throw new Error("observer bug");

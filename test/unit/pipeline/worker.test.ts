@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
 import type { LlmLogRecord } from "../../../schemas/llm-log-record.js";
-import { AttributionError, CircuitOpenError, ScoringError, SinkError } from "../../../src/errors.js";
+import { AttributionError, CircuitOpenError, InputRejectedError, ScoringError, SinkError } from "../../../src/errors.js";
 import type { RecordAttributor } from "../../../src/pipeline/attributor.js";
 import type { AttributionExporter, AttributionFailure } from "../../../src/pipeline/contracts.js";
 import { RecordMapper } from "../../../src/pipeline/mapping/mapper.js";
@@ -129,7 +129,9 @@ describe("Pipeline", () => {
     const src = MemorySource.of(lines(10));
     const attr = new FakeAttributor((r, n) => {
       if (r.id === "r-3") return new ScoringError({ what: "scoring", why: "boom" });
-      if (r.id === "r-5") return new AttributionError({ what: "preparing the input", why: "too long" });
+      if (r.id === "r-5") return new InputRejectedError({ what: "preparing the input", why: "too long" });
+      // The code decides, never the message: this one reads like an input problem but is retried.
+      if (r.id === "r-8" && n < 2) return new AttributionError({ what: "preparing the input", why: "flaky" });
       if (r.id === "r-7" && n < 3) return new ScoringError({ what: "scoring", why: "flaky" });
       return undefined;
     });
@@ -139,14 +141,16 @@ describe("Pipeline", () => {
     expect(attr.attempts.get("r-3")).toBe(3);
     expect(attr.attempts.get("r-5")).toBe(1);
     expect(attr.attempts.get("r-7")).toBe(3);
+    expect(attr.attempts.get("r-8")).toBe(2);
     expect(sink.results.map((r) => r.context.record_id)).toContain("r-7");
     const byId = new Map(dlq.letters.map((l) => [l.recordId, l]));
     expect(byId.get("r-3")).toMatchObject({ stage: "attribute", code: "scoring_failed", attempts: 3 });
-    expect(byId.get("r-5")).toMatchObject({ stage: "attribute", code: "attribution_failed", attempts: 1 });
+    expect(byId.get("r-5")).toMatchObject({ stage: "attribute", code: "input_rejected", attempts: 1 });
     expect(exporter.failed.map((f) => f.context.record_id).sort()).toEqual(["r-3", "r-5"]);
     expect(exporter.ok).toHaveLength(8);
+    expect(sink.results.map((r) => r.context.record_id)).toContain("r-8");
     expect(src.committed.get("p0")).toBe(10n);
-    expect(summary.stats.failed).toEqual({ "attribute:scoring_failed": 5, "attribute:attribution_failed": 1 });
+    expect(summary.stats.failed).toEqual({ "attribute:scoring_failed": 5, "attribute:input_rejected": 1, "attribute:attribution_failed": 1 });
   });
 
   it("treats a circuit-open scorer as 'retry later': pauses, does not fail or dead-letter the record", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Batch } from "../../../connectors/sink-common/batch-writer.js";
-import { BatchWriter, backoffMs } from "../../../connectors/sink-common/batch-writer.js";
+import { BatchWriter } from "../../../connectors/sink-common/batch-writer.js";
+import { backoffMs } from "../../../src/retry.js";
 import { SinkError } from "../../../src/errors.js";
 
 interface Item {
