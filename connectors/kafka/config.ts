@@ -5,6 +5,7 @@
  * @see docs/config.md#source-kafka
  */
 import { z } from "zod";
+import { retrySchema } from "../../src/retry.js";
 
 export const kafkaSslSchema = z.union([
   z.boolean().describe("true: TLS with the system's trusted CAs"),
@@ -80,6 +81,18 @@ export const kafkaDeadLetterConfigSchema = z
     sasl: kafkaSaslSchema.optional(),
     acks: z.union([z.literal(-1), z.literal(1)]).default(-1).describe("-1: all in-sync replicas confirm each dead letter before its offset is committed"),
     linger_ms: z.number().int().min(0).default(10).describe("Dead letters produced together within this window go in one request"),
+    max_message_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1_000_000)
+      .describe("A dead letter larger than this (value, key and headers) goes whole to spill_path, with a small pointer record on the topic; keep it at or below the topic's max.message.bytes (Kafka's default is 1 MB)"),
+    spill_path: z
+      .string()
+      .min(1)
+      .default("dead-letters-spill.jsonl")
+      .describe("JSONL file (fsync'ed) for dead letters the topic cannot take: too large, refused by the broker for good, or still failing after retry.max_attempts"),
+    retry: retrySchema({ max_attempts: 8, initial_backoff_ms: 500, max_backoff_ms: 30_000 }, "Producing one dead letter that fails transiently; after the last attempt it is spilled"),
   })
   .strict()
   .describe("A Kafka topic: the original key and value with the original headers plus reagent.dlq.* headers (reason, stage, error code, attempts, time, source partition and offset).");

@@ -58,7 +58,7 @@ function buildSource(cfg: WorkerConfig, logger: Logger, opts: BuildWorkerOptions
   return createStdinSource(s, { ...(opts.stdin ? { input: opts.stdin } : {}), ...(opts.progressStream ? { progressStream: opts.progressStream } : {}) });
 }
 
-function buildDeadLetters(cfg: WorkerConfig, logger: Logger): DeadLetterSink {
+function buildDeadLetters(cfg: WorkerConfig, logger: Logger, metrics: PipelineMetrics): DeadLetterSink {
   const d = cfg.dead_letter ?? { type: "jsonl" as const, path: "dead-letters.jsonl", fsync: true };
   if (d.type === "jsonl") return new JsonlDeadLetters(d);
   const src = cfg.source.type === "kafka" ? cfg.source : undefined;
@@ -71,7 +71,7 @@ function buildDeadLetters(cfg: WorkerConfig, logger: Logger): DeadLetterSink {
     request_timeout_ms: src?.request_timeout_ms ?? 30_000,
     log_level: src?.log_level ?? "error",
   };
-  return new KafkaDeadLetters(d, conn, { logger });
+  return new KafkaDeadLetters(d, conn, { logger, metrics });
 }
 
 function buildSinks(cfg: WorkerConfig, metrics: PipelineMetrics, logger: Logger): Sink[] {
@@ -126,7 +126,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
     attributor,
     sinks: buildSinks(cfg, metrics, logger),
     exporters: otel.settings.traces || otel.settings.logs || otel.settings.annotations ? [otel.exporter] : [],
-    deadLetters: buildDeadLetters(cfg, logger),
+    deadLetters: buildDeadLetters(cfg, logger, metrics),
     metrics,
     logger,
     config: cfg.pipeline,

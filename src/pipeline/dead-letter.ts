@@ -19,6 +19,8 @@ export const DLQ_HEADERS = {
   offset: "reagent.dlq.source_offset",
   recordId: "reagent.dlq.record_id",
   issues: "reagent.dlq.issues",
+  /** On a pointer record: the spill file holding the whole dead letter (too large for the topic). */
+  spilledTo: "reagent.dlq.spilled_to",
 } as const;
 
 const MAX_REASON = 2000;
