@@ -1,9 +1,10 @@
 // @ts-check
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import layers from "./eslint/layer-order.js";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".cache/", ".services/", "models/", "bin/", "demo-output/", "eslint.config.js"] },
+  { ignores: ["node_modules/", "dist/", ".cache/", ".services/", "models/", "bin/", "demo-output/", "eslint.config.js", "eslint/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -19,6 +20,12 @@ export default tseslint.config(
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
       "no-console": "off",
     },
+  },
+  {
+    // Imports point down the house: contracts <- text <- core <- connectors <- app <- cli.
+    files: ["src/**/*.ts", "connectors/**/*.ts", "schemas/**/*.ts"],
+    plugins: { layers },
+    rules: { "layers/order": ["error", { root: import.meta.dirname }] },
   },
   {
     // The engine and the pipeline depend on interfaces only; heavy SDKs stay at the edges.

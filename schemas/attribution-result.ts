@@ -1,14 +1,14 @@
 /**
  * The attribution result contract: what the engine returns and what sinks, exporters and the
- * CLI consume. JSON Schema is generated from this file (schemas/attribution-result.schema.json).
+ * CLI consume. JSON Schema is generated from this file (schemas/attribution-result.schema.json,
+ * `npm run config:docs`).
  *
  * Conventions: snake_case keys (they become SQL columns and span attributes); character offsets
  * are UTF-16 code-unit offsets into `prompt.text` / `completion.text` (JavaScript string
  * indices); importance vectors are non-negative and sum to 1 over their context.
  */
 import { z } from "zod";
-import { engineConfigSchema, methodIds, modeIds, samplerIds } from "../src/attribution/config.js";
-import { chatRoles } from "../src/text/chat-template.js";
+import { chatRoles } from "./llm-log-record.js";
 
 export const RESULT_SCHEMA_VERSION = 1;
 
@@ -109,11 +109,13 @@ export const attributionResultSchema = z
     created_at: z.string().describe("ISO-8601 time the attribution finished"),
     engine_version: z.string(),
     model: z.object({ scorer_id: z.string(), kind: z.string(), name: z.string() }).strict(),
-    method: z.enum(methodIds),
-    mode: z.enum(modeIds).nullable().describe("ReAGent mode; null for baselines"),
-    sampler: z.enum(samplerIds),
+    method: z.string().describe("Attribution method id (engine.method: reagent, loo, random, …)"),
+    mode: z.string().nullable().describe("ReAGent mode (engine.mode); null for baselines"),
+    sampler: z.string().describe("Replacement sampler id (engine.sampler)"),
     sampler_description: z.string(),
-    config: engineConfigSchema,
+    // The engine owns its settings' schema (src/attribution/config.ts); the contract carries
+    // them as the resolved object, so the result format does not change with every new knob.
+    config: z.record(z.string(), z.unknown()).describe("The resolved engine settings the result was computed with (docs/config.md#engine)"),
     config_hash: z.string(),
     prompt: z
       .object({
@@ -160,3 +162,12 @@ export type AttributionResult = z.infer<typeof attributionResultSchema>;
 export type ResultToken = z.infer<typeof resultTokenSchema>;
 export type ResultSpan = z.infer<typeof spanSchema>;
 export type SegmentShare = z.infer<typeof segmentShareSchema>;
+
+/** JSON Schema (draft 2020-12) of a result, written to schemas/attribution-result.schema.json by `npm run config:docs`. */
+export function attributionResultJsonSchema(): Record<string, unknown> {
+  return {
+    $id: "https://reagent-stream.dev/schemas/attribution-result.schema.json",
+    title: "AttributionResult",
+    ...z.toJSONSchema(attributionResultSchema, { io: "output", target: "draft-2020-12" }),
+  };
+}

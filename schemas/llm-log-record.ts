@@ -10,9 +10,12 @@
  * @see docs/pipeline.md
  */
 import { z } from "zod";
-import { chatRoles } from "../src/text/chat-template.js";
 
 export const LLM_LOG_RECORD_SCHEMA_VERSION = 1;
+
+/** The chat roles every contract speaks (records, results, chat templates). */
+export const chatRoles = ["system", "user", "assistant", "tool"] as const;
+export type ChatRole = (typeof chatRoles)[number];
 
 /** W3C trace-context trace id: 32 lowercase hex digits, not all zero. */
 export const traceIdSchema = z

@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { attributionResultJsonSchema } from "../../schemas/attribution-result.js";
 import { llmLogRecordJsonSchema } from "../../schemas/llm-log-record.js";
 import { engineConfigSchema } from "../attribution/config.js";
 import { fileSourceConfigSchema } from "../../connectors/file/source.js";
@@ -255,7 +256,7 @@ file is \`schemas/config.schema.json\` (also \`reagent-stream config schema\`). 
 docs/pipeline.md.
 `;
 
-/** The generated files: docs/config.md and the JSON Schemas, from the component schemas. */
+/** The generated files: docs/config.md and the JSON Schemas (config, record, result), from the zod schemas. */
 export function generatedFiles(root: string): { path: string; content: string }[] {
   return [
     {
@@ -264,6 +265,7 @@ export function generatedFiles(root: string): { path: string; content: string }[
     },
     { path: resolve(root, "schemas/config.schema.json"), content: `${JSON.stringify(workerConfigJsonSchema(), null, 2)}\n` },
     { path: resolve(root, "schemas/llm-log-record.schema.json"), content: `${JSON.stringify(llmLogRecordJsonSchema(), null, 2)}\n` },
+    { path: resolve(root, "schemas/attribution-result.schema.json"), content: `${JSON.stringify(attributionResultJsonSchema(), null, 2)}\n` },
   ];
 }
 

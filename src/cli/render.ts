@@ -75,7 +75,7 @@ export function renderResult(r: AttributionResult, opts: RenderOptions): string 
   lines.push(
     `${r.method}${r.mode ? `/${r.mode}` : ""} · sampler ${r.sampler} · ${c.targets_converged}/${c.targets_total} targets converged ` +
       `(${c.probes_converged}/${c.probes_total} probes, ≤${c.steps_max} steps) · ${r.cost.model_calls} model calls, ` +
-      `${r.cost.sequences_evaluated} sequences · ${(r.timings.duration_ms / 1000).toFixed(2)} s · seed ${r.config.seed}`,
+      `${r.cost.sequences_evaluated} sequences · ${(r.timings.duration_ms / 1000).toFixed(2)} s · seed ${JSON.stringify(r.config.seed)}`,
   );
   for (const w of r.warnings.slice(0, 3)) lines.push(`warning: ${w}`);
   if (r.warnings.length > 3) lines.push(`warning: … and ${r.warnings.length - 3} more`);

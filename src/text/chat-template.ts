@@ -13,10 +13,8 @@
 import { readFileSync } from "node:fs";
 import { Template } from "@huggingface/jinja";
 import { z } from "zod";
+import type { ChatRole } from "../../schemas/llm-log-record.js";
 import { ConfigError, errorMessage } from "../errors.js";
-
-export const chatRoles = ["system", "user", "assistant", "tool"] as const;
-export type ChatRole = (typeof chatRoles)[number];
 
 export interface ChatMessage {
   readonly role: ChatRole;

@@ -3,7 +3,7 @@
  * normalisation (roles, content parts), timestamps and trace ids in their logged forms.
  */
 import type { LoggedChatMessage } from "../../../schemas/llm-log-record.js";
-import type { ChatRole } from "../../text/chat-template.js";
+import type { ChatRole } from "../../../schemas/llm-log-record.js";
 
 export interface MappingIssue {
   readonly path: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attributionResultSchema } from "../../../schemas/attribution-result.js";
-import { RESULT_JSON_SCHEMA_PATH, resultJsonSchema } from "../../../schemas/export-result-schema.js";
+import { attributionResultJsonSchema, attributionResultSchema } from "../../../schemas/attribution-result.js";
 import { buildEngine, type BuiltEngine } from "../../../src/app/engine.js";
 import { loadLocalModel, type LocalModel } from "../../../src/models/local-model.js";
 import { InputRejectedError } from "../../../src/errors.js";
@@ -103,7 +103,8 @@ describe("AttributionEngine on the bundled ONNX model", () => {
 });
 
 describe("published JSON Schema", () => {
-  it("is up to date with the zod result schema (regenerate: node --import tsx schemas/export-result-schema.ts)", () => {
-    expect(readFileSync(RESULT_JSON_SCHEMA_PATH, "utf8")).toBe(resultJsonSchema());
+  it("is up to date with the zod result schema (regenerate: npm run config:docs)", () => {
+    const path = resolve(import.meta.dirname, "../../../schemas/attribution-result.schema.json");
+    expect(readFileSync(path, "utf8")).toBe(`${JSON.stringify(attributionResultJsonSchema(), null, 2)}\n`);
   });
 });
