@@ -30,13 +30,40 @@ export function findChatTemplate(dir: string, tok: HfTextTokenizer): ChatTemplat
   return simpleChatTemplate();
 }
 
+/** The package root: named models resolve against it, not against the working directory. */
+const PACKAGE_ROOT = resolve(import.meta.dirname, "../..");
+
+/**
+ * Models known by name. `tiny-lm` ships in the package; the others are built by a script
+ * (models/<name>/build.sh) into `$REAGENT_MODELS_DIR` (default <package>/.cache/models).
+ */
+export const namedModels: Readonly<Record<string, { readonly dir: () => string; readonly build?: string }>> = {
+  "tiny-lm": { dir: () => join(PACKAGE_ROOT, "models/tiny-lm") },
+  smollm2: { dir: () => join(builtModelsDir(), "smollm2"), build: "bash models/smollm2/build.sh" },
+  "smollm2-int8": { dir: () => join(builtModelsDir(), "smollm2-int8"), build: "bash models/smollm2/build.sh --int8" },
+};
+
+function builtModelsDir(): string {
+  return resolve(process.env.REAGENT_MODELS_DIR ?? join(PACKAGE_ROOT, ".cache/models"));
+}
+
+/** A `--model` path or model name → the directory to load (an existing path always wins over a name). */
+export function resolveModelDir(dirOrName: string): string {
+  const named = namedModels[dirOrName];
+  if (named === undefined || existsSync(join(resolve(dirOrName), "model.onnx"))) return resolve(dirOrName);
+  return named.dir();
+}
+
 export async function loadLocalModel(dir: string, opts: OnnxScorerOptions = {}): Promise<LocalModel> {
-  const abs = resolve(dir);
+  const abs = resolveModelDir(dir);
   const modelPath = join(abs, "model.onnx");
   if (!existsSync(modelPath)) {
+    const build = namedModels[dir]?.build;
     throw new OnnxModelError({
-      what: `loading model directory ${dir}`,
-      why: "it has no model.onnx; pass a directory with model.onnx, config.json and tokenizer.json (see models/README.md), or an endpoint URL such as vllm+http://host:8000/model",
+      what: `loading model ${build ? `"${dir}" from ${abs}` : `directory ${dir}`}`,
+      why: build
+        ? `it is not built yet; run \`${build}\` (or set REAGENT_MODELS_DIR to where it was built)`
+        : "it has no model.onnx; pass a directory with model.onnx, config.json and tokenizer.json (see docs/models.md), or an endpoint URL such as vllm+http://host:8000/model",
       modelPath: abs,
     });
   }
@@ -51,6 +78,7 @@ export async function loadLocalModel(dir: string, opts: OnnxScorerOptions = {}):
     scorer,
     tokenizer,
     chatTemplate: findChatTemplate(abs, tokenizer),
-    addBos: cfgRes.data.prepend_bos ?? false,
+    // config.json's prepend_bos (this project's key) wins; else what the tokenizer itself does.
+    addBos: cfgRes.data.prepend_bos ?? tokenizer.addsBos,
   };
 }

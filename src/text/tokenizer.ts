@@ -60,19 +60,38 @@ const tokenizerConfigSchema = z
     unk_token: z.union([z.string(), z.object({ content: z.string() }).loose()]).nullish(),
     mask_token: z.union([z.string(), z.object({ content: z.string() }).loose()]).nullish(),
     chat_template: z.union([z.string(), z.array(z.object({ name: z.string(), template: z.string() }))]).nullish(),
+    add_bos_token: z.boolean().nullish(),
   })
   .loose();
 
 export type TokenizerConfig = z.infer<typeof tokenizerConfigSchema>;
 
+const specialItemSchema = z.object({ SpecialToken: z.object({ id: z.string() }).loose() }).loose();
+const templateItemSchema = z.record(z.string(), z.unknown());
+const postProcessorSchema = z
+  .object({
+    type: z.string(),
+    single: z.array(templateItemSchema).optional(),
+    processors: z.array(z.object({ type: z.string(), single: z.array(templateItemSchema).optional() }).loose()).optional(),
+  })
+  .loose();
+
 const tokenizerJsonSchema = z
   .object({
     model: z.object({ type: z.string().optional() }).loose(),
+    post_processor: postProcessorSchema.nullish().catch(null),
     added_tokens: z
       .array(z.object({ id: z.number().int(), content: z.string(), special: z.boolean().optional() }).loose())
       .optional(),
   })
   .loose();
+
+/** The special token a TemplateProcessing post-processor puts first in a single sequence, if any. */
+function templateLeadingSpecial(pp: z.infer<typeof postProcessorSchema> | null | undefined): string | undefined {
+  const template = pp?.type === "TemplateProcessing" ? pp.single : pp?.processors?.find((p) => p.type === "TemplateProcessing")?.single;
+  const first = specialItemSchema.safeParse(template?.[0]);
+  return first.success ? first.data.SpecialToken.id : undefined;
+}
 
 function tokenName(v: TokenizerConfig["bos_token"]): string | undefined {
   if (v == null) return undefined;
@@ -105,6 +124,12 @@ export class HfTextTokenizer implements TextTokenizer {
   readonly unkId: number | undefined;
   readonly maskId: number | undefined;
   readonly config: TokenizerConfig;
+  /**
+   * Whether the tokenizer's own encode puts BOS first (we encode without special tokens, so the
+   * caller prepends it): tokenizer_config's add_bos_token, else a TemplateProcessing post-processor
+   * that starts with the BOS token (Llama 3 style), else false.
+   */
+  readonly addsBos: boolean;
   private readonly tok: HfTokenizerApi;
   private readonly pieceCache = new Map<number, string>();
 
@@ -137,6 +162,8 @@ export class HfTextTokenizer implements TextTokenizer {
     this.padId = lookup(tokenName(config.pad_token));
     this.unkId = lookup(tokenName(config.unk_token));
     this.maskId = lookup(tokenName(config.mask_token));
+    const leading = templateLeadingSpecial(parsed.data.post_processor);
+    this.addsBos = config.add_bos_token ?? (leading !== undefined && leading === tokenName(config.bos_token));
     this.specialIds = special;
   }
 

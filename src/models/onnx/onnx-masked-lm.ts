@@ -68,9 +68,9 @@ export class OnnxMaskedLm implements MaskedLm {
 
   async predict(batch: readonly (readonly number[])[], maskPositions: readonly (readonly number[])[], topK: number): Promise<number[][][]> {
     if (batch.length === 0) return [];
-    const { logits, batch: shape, vocab } = await runLogits(this.loaded, batch, this.padId);
+    const { logits, vocab, at } = await runLogits(this.loaded, batch, this.padId, maskPositions);
     return maskPositions.map((positions, b) =>
-      positions.map((pos) => topKRow(logits, (b * shape.width + pos) * vocab, vocab, topK, this.specialIds)),
+      positions.map((pos) => topKRow(logits, at(b, pos), vocab, topK, this.specialIds)),
     );
   }
 

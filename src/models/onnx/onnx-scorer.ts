@@ -1,6 +1,7 @@
 /**
  * A local causal LM in ONNX as a Scorer: batched, right-padded forward passes with teacher
- * forcing; log-probabilities and top-k read from the full distribution.
+ * forcing; log-probabilities and top-k read from the full distribution. Graphs with a
+ * `logit_positions` input are asked for the scored positions only.
  */
 import { z } from "zod";
 import type { ScoreOptions, ScoreSequence, ScoredPosition, ScoredSequence, Scorer, ScorerCapabilities, ScorerInfo } from "../../attribution/scorer.js";
@@ -104,10 +105,11 @@ export class OnnxScorer implements Scorer {
 
   private async forward(chunk: readonly ScoreSequence[], k: number): Promise<ScoredSequence[]> {
     const rows = chunk.map((s) => s.ids.slice(0, this.inputLength(s)));
-    const { logits, batch, vocab } = await runLogits(this.loaded, rows, this.padId);
+    // The slot t is predicted by the logits at t-1; a graph with logit_positions computes only those.
+    const { logits, vocab, at } = await runLogits(this.loaded, rows, this.padId, chunk.map((s) => s.positions.map((p) => p - 1)));
     return chunk.map((s, b) => ({
       positions: s.positions.map((pos): ScoredPosition => {
-        const offset = (b * batch.width + (pos - 1)) * vocab;
+        const offset = at(b, pos - 1);
         const lse = logSumExp(logits, offset, vocab);
         const top = topKRow(logits, offset, vocab, k);
         const actual = s.ids[pos];

@@ -47,15 +47,33 @@ export interface PaddedBatch {
   readonly lengths: readonly number[];
 }
 
+/** Logits of one padded forward pass, and where each (row, position) sits in them. */
+export interface LogitsPass {
+  readonly logits: Float32Array;
+  readonly batch: PaddedBatch;
+  readonly vocab: number;
+  /** Offset into `logits` of the distribution read at sequence index `t` of row `b`. */
+  readonly at: (b: number, t: number) => number;
+}
+
+/** The optional input of graphs that apply the LM head only at the given positions ([batch, n] → logits [batch, n, vocab]). */
+export const LOGIT_POSITIONS_INPUT = "logit_positions";
+
 /**
- * Run a causal or masked LM over right-padded rows. Returns logits [rows, width, vocab] as one
- * Float32Array; `positionIds` are 0..len-1 per row (models that need them get them).
+ * Run a causal or masked LM over right-padded rows. Returns the logits as one Float32Array;
+ * `positionIds` are 0..len-1 per row (models that need them get them).
+ *
+ * When the graph takes `logit_positions` and `logitPositions` names the indices each row needs,
+ * only those rows of hidden states reach the LM head: a 49k vocabulary × 2,000 tokens × 8 rows
+ * would otherwise be 3 GB of float32. Without `logitPositions` such a graph is asked for every
+ * position, so callers that read all logits work with either export.
  */
 export async function runLogits(
   loaded: LoadedSession,
   rows: readonly (readonly number[])[],
   padId: number,
-): Promise<{ logits: Float32Array; batch: PaddedBatch; vocab: number }> {
+  logitPositions?: readonly (readonly number[])[],
+): Promise<LogitsPass> {
   const width = rows.reduce((m, r) => Math.max(m, r.length), 0);
   const n = rows.length;
   const ids = new BigInt64Array(n * width);
@@ -73,15 +91,18 @@ export async function runLogits(
       }
     }
   });
+  const gathers = loaded.inputNames.includes(LOGIT_POSITIONS_INPUT);
+  const gathered = gathers ? gatherIndex(rows, width, logitPositions) : undefined;
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of loaded.inputNames) {
     if (name === "input_ids") feeds[name] = new ort.Tensor("int64", ids, [n, width]);
     else if (name === "attention_mask") feeds[name] = new ort.Tensor("int64", mask, [n, width]);
     else if (name === "position_ids") feeds[name] = new ort.Tensor("int64", pos, [n, width]);
+    else if (name === LOGIT_POSITIONS_INPUT && gathered) feeds[name] = new ort.Tensor("int64", gathered.tensor, [n, gathered.perRow]);
     else {
       throw new ScoringError({
         what: `running ${loaded.path}`,
-        why: `the graph needs input "${name}", which reagent-stream does not provide; export the model without past key values (inputs: input_ids, attention_mask[, position_ids])`,
+        why: `the graph needs input "${name}", which reagent-stream does not provide; export the model without past key values (inputs: input_ids, attention_mask[, position_ids][, logit_positions])`,
       });
     }
   }
@@ -98,7 +119,42 @@ export async function runLogits(
   const dims = logitsTensor.dims;
   const vocab = dims[2] as number;
   const logits = logitsTensor.data as Float32Array;
-  return { logits, batch: { rows: n, width, lengths: rows.map((r) => r.length) }, vocab };
+  const batch = { rows: n, width, lengths: rows.map((r) => r.length) };
+  if (!gathered) return { logits, batch, vocab, at: (b, t) => (b * width + t) * vocab };
+  const { slots, perRow } = gathered;
+  return {
+    logits,
+    batch,
+    vocab,
+    at: (b, t) => {
+      const j = slots[b]?.get(t);
+      if (j === undefined) throw new ScoringError({ what: `reading logits of ${loaded.path}`, why: `position ${t} of row ${b} was not among the gathered logit positions` });
+      return (b * perRow + j) * vocab;
+    },
+  };
+}
+
+/** The `logit_positions` tensor (rows padded by repeating index 0) and each row's index → slot map. */
+function gatherIndex(
+  rows: readonly (readonly number[])[],
+  width: number,
+  wanted: readonly (readonly number[])[] | undefined,
+): { tensor: BigInt64Array; perRow: number; slots: Map<number, number>[] } {
+  const lists = rows.map((r, b) => {
+    const w = wanted?.[b] ?? Array.from({ length: r.length }, (_, t) => t);
+    return [...new Set(w)].filter((t) => t >= 0 && t < Math.max(1, r.length) && t < width);
+  });
+  const perRow = Math.max(1, ...lists.map((l) => l.length));
+  const tensor = new BigInt64Array(rows.length * perRow);
+  const slots = lists.map((l, b) => {
+    const m = new Map<number, number>();
+    l.forEach((t, j) => {
+      tensor[b * perRow + j] = BigInt(t);
+      m.set(t, j);
+    });
+    return m;
+  });
+  return { tensor, perRow, slots };
 }
 
 /** log Σ exp over one row of logits. */
