@@ -40,6 +40,8 @@ export const evalItemSchema = z.object({
   /** Filled in by make-eval.ts: the model's greedy first token, and whether it equals the gold first token. */
   answered: z.boolean().optional(),
   greedy_first_token: z.string().optional(),
+  /** The scorer id (model file hash) that `answered` was measured with. */
+  model: z.string().optional(),
 });
 
 export type EvalItem = z.infer<typeof evalItemSchema>;
@@ -89,7 +91,7 @@ class Builder {
 }
 
 /** A candidate prompt with `fill` filler sentences spread over its documents/paragraphs. */
-type Draft = Omit<EvalItem, "id" | "target_tokens" | "prompt_tokens" | "answered" | "greedy_first_token">;
+type Draft = Omit<EvalItem, "id" | "target_tokens" | "prompt_tokens" | "answered" | "greedy_first_token" | "model">;
 
 function span(text: string, r: { start: number; end: number }): { start: number; end: number; text: string } {
   return { ...r, text: text.slice(r.start, r.end) };
