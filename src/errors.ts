@@ -19,6 +19,7 @@ export type ErrorCode =
   | "scorer_mismatch"
   | "circuit_open"
   | "backoff"
+  | "endpoint_unavailable"
   | "attribution_failed"
   | "sampler_failed"
   | "settings_mismatch"
@@ -156,6 +157,17 @@ export class BackoffError extends ReagentError {
   constructor(opts: ReagentErrorOptions & { waitMs: number }) {
     super("backoff", opts);
     this.waitMs = opts.waitMs;
+  }
+}
+
+/**
+ * A sampled record was not attributed because the scoring endpoint was unavailable (its breaker
+ * open) and `pipeline.endpoint_unavailable` says to dead-letter it rather than wait: replay it
+ * from the dead letters once the endpoint is back.
+ */
+export class EndpointUnavailableError extends ReagentError {
+  constructor(opts: ReagentErrorOptions) {
+    super("endpoint_unavailable", opts);
   }
 }
 

@@ -101,6 +101,11 @@ export class AttributionStage {
     return true;
   }
 
+  /** Removes and returns every queued job (dead-lettering them while the endpoint is unavailable). */
+  takeQueued(): Job[] {
+    return this.queue.removeWhere(() => true).map((q) => q.item);
+  }
+
   close(): void {
     if (this.dispatchTimer) clearTimeout(this.dispatchTimer);
     this.dispatchTimer = undefined;

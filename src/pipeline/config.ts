@@ -27,6 +27,19 @@ export const pipelineConfigSchema = z
       .enum(["on", "off"])
       .default("on")
       .describe("off: parse, sample and commit without attributing (throughput checks, sampling dry runs); sampled records are counted, not attributed"),
+    endpoint_unavailable: z
+      .object({
+        action: z
+          .enum(["buffer", "dead_letter", "pause"])
+          .default("buffer")
+          .describe(
+            "While the scorer's circuit breaker is open (or it asked to back off), attribution pauses and the stream keeps flowing. buffer: sampled records wait in memory (up to max_buffered, then they are dead-lettered) and commits stop at the oldest waiting one; dead_letter: sampled records are dead-lettered at once with code endpoint_unavailable, so commits keep moving; pause: the source pauses too",
+          ),
+        max_buffered: z.number().int().min(0).default(500).describe("buffer: sampled records held while the endpoint is unavailable; more are dead-lettered (code endpoint_unavailable)"),
+      })
+      .strict()
+      .prefault({})
+      .describe("What happens to sampled records while the scoring endpoint is unavailable"),
     retries: retrySchema(
       { max_attempts: 3, initial_backoff_ms: 1000, max_backoff_ms: 60_000 },
       "Attributions that fail: attempts per record before it is dead-lettered (failures that retrying cannot fix dead-letter at once)",

@@ -16,7 +16,7 @@
  * @see docs/pipeline.md
  */
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import { AttributionError, errorCode, errorMessage } from "../errors.js";
+import { AttributionError, EndpointUnavailableError, errorCode, errorMessage } from "../errors.js";
 import { AttributionStage } from "./attribution-stage.js";
 import { recordContext, type RecordAttributor } from "./attributor.js";
 import { Committer } from "./committer.js";
@@ -82,9 +82,11 @@ export class Pipeline {
   private readonly committer: Committer;
 
   private stopping = false;
-  /** End of a "retry later" pause of the source (scorer circuit open, backoff requested). */
+  /** End of a pause of the source (breaker open with `endpoint_unavailable.action: pause`). */
   private pausedUntil = 0;
   private pauseTimer: NodeJS.Timeout | undefined;
+  /** End of the current "endpoint unavailable" spell (its circuit breaker open). */
+  private endpointDownUntil = 0;
   private idleWaiters: (() => void)[] = [];
   private stopRequested: (() => void) | undefined;
   private endedResolve: (() => void) | undefined;
@@ -114,7 +116,7 @@ export class Pipeline {
       accepting: () => !this.stopping && Date.now() >= this.pausedUntil,
       attributes: deps.attributor !== null && cfg.attribution === "on",
       invalid: (msg, ticket, stage, err) => this.delivery.deadLetter(msg, ticket, stage, err, 1, null),
-      sampled: (job, priority, chars) => this.attribution?.push(job, priority, chars),
+      sampled: (job, priority, chars) => this.sampled(job, priority, chars),
       completed: () => this.notifyIdle(),
     });
     this.delivery = new Delivery({
@@ -250,17 +252,52 @@ export class Pipeline {
     this.delivery.deadLetter(job.msg, job.ticket, "attribute", err, job.attempts, job.record.id);
   }
 
-  /** Pauses attribution and the source (scorer circuit open, backoff requested). */
-  private pauseFor(ms: number, code: string): void {
-    const until = Date.now() + ms;
-    this.attribution?.pauseUntil(until);
-    if (until <= this.pausedUntil) return;
-    const wasPaused = Date.now() < this.pausedUntil;
-    this.pausedUntil = until;
-    if (!wasPaused) {
-      this.log.warn({ code, pause_ms: ms }, "scorer asked to retry later; pausing attribution and the source");
-      this.deps.source.pause(this.tracker.partitions());
+  /** A sampled record from intake: queued for attribution, or dead-lettered while the endpoint is unavailable. */
+  private sampled(job: Job, priority: number, chars: number): void {
+    const stage = this.attribution as AttributionStage;
+    const { action, max_buffered } = this.config.endpoint_unavailable;
+    if (Date.now() < this.endpointDownUntil && (action === "dead_letter" || (action === "buffer" && stage.queued >= max_buffered))) {
+      this.unavailable(job);
+      return;
     }
+    stage.push(job, priority, chars);
+  }
+
+  private unavailable(job: Job): void {
+    if (!job.decided) {
+      job.decided = true;
+      this.metrics.recordDecision("sampled", job.reason, job.record.model ?? "unknown");
+    }
+    const why =
+      this.config.endpoint_unavailable.action === "dead_letter"
+        ? "the scoring endpoint is unavailable (circuit breaker open) and pipeline.endpoint_unavailable.action is dead_letter; replay the record once it is back"
+        : `the scoring endpoint is unavailable and ${this.config.endpoint_unavailable.max_buffered} sampled records already wait (pipeline.endpoint_unavailable.max_buffered); replay the record once it is back`;
+    const err = new EndpointUnavailableError({ what: "attributing record", why });
+    this.metrics.recordFailed("attribute", err.code);
+    this.delivery.deadLetter(job.msg, job.ticket, "attribute", err, job.attempts, job.record.id);
+  }
+
+  /**
+   * The scorer said "retry later": attribution pauses for that long. A requested backoff (rate
+   * limit) only delays; an open circuit breaker makes the endpoint unavailable, handled by
+   * `endpoint_unavailable.action` (the source keeps flowing unless that is `pause`).
+   */
+  private pauseFor(ms: number, code: string): void {
+    const stage = this.attribution as AttributionStage;
+    const wasPaused = stage.paused;
+    const until = Date.now() + ms;
+    stage.pauseUntil(until);
+    if (code !== "circuit_open") return;
+    this.endpointDownUntil = Math.max(this.endpointDownUntil, until);
+    const action = this.config.endpoint_unavailable.action;
+    if (action === "dead_letter") for (const job of stage.takeQueued()) this.unavailable(job);
+    if (!wasPaused) {
+      const what = action === "pause" ? "the source is paused too" : action === "buffer" ? "sampled records wait (bounded), the stream keeps flowing" : "sampled records are dead-lettered, the stream keeps flowing";
+      this.log.warn({ code, pause_ms: ms, action }, `scoring endpoint unavailable; attribution paused (${what})`);
+    }
+    if (action !== "pause" || until <= this.pausedUntil) return;
+    if (Date.now() >= this.pausedUntil) this.deps.source.pause(this.tracker.partitions());
+    this.pausedUntil = until;
     if (this.pauseTimer !== undefined) clearTimeout(this.pauseTimer);
     this.pauseTimer = setTimeout(() => {
       this.pauseTimer = undefined;

@@ -17,6 +17,8 @@ export class MemorySource implements Source {
   private readonly cursor = new Map<string, number>();
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Messages offered per partition every 5 ms tick (records that keep arriving, like a live topic); unlimited by default. */
+  perTick = Number.POSITIVE_INFINITY;
   /** When false, the source never reports its end (like Kafka). */
   constructor(
     readonly partitions: Map<string, SourceMessage[]>,
@@ -47,7 +49,8 @@ export class MemorySource implements Source {
     let left = false;
     for (const [p, msgs] of this.partitions) {
       let i = this.cursor.get(p) ?? 0;
-      while (i < msgs.length && !this.paused.has(p)) {
+      const stop = Math.min(msgs.length, i + this.perTick);
+      while (i < stop && !this.paused.has(p)) {
         if (!h.offer(msgs[i]!)) {
           this.paused.add(p);
           break;

@@ -311,3 +311,73 @@ describe("Pipeline", () => {
     expect(summary.stats.duplicatesIgnored).toBe(3);
   });
 });
+
+describe("Pipeline: an unhealthy endpoint pauses attribution, not the stream (issue 16, item 2)", () => {
+  /** 200 records arriving over time, half sampled; the scorer's breaker stays open until `open` is cleared. */
+  function outage(config: PipelineDeps["config"]) {
+    const src = MemorySource.of(lines(200));
+    src.perTick = 4;
+    const state = { open: true };
+    const attr = new FakeAttributor(() => (state.open ? new CircuitOpenError({ what: "scoring", why: "breaker open", retryInMs: 1500 }) : undefined));
+    const sampler = new RecordSampler({ rate: 0.5 });
+    const { p, sink, dlq } = pipeline({ source: src, attributor: attr, sampler, config });
+    const sampled = lines(200).map((l) => (JSON.parse(l) as { id: string }).id).filter((id) => sampler.hashSampled({ id } as LlmLogRecord, 0.5));
+    return { src, state, p, sink, dlq, sampled };
+  }
+  async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it("buffer (default): the source keeps being read while the breaker is open; sampled records wait and are attributed after", async () => {
+    const o = outage({});
+    const running = o.p.run();
+    await until("every record was read although the breaker is open", () => o.p.stats().consumed === 200);
+    expect(o.sink.results).toHaveLength(0);
+    expect(o.p.stats().queued).toBe(o.sampled.length);
+    o.state.open = false;
+    const summary = await running;
+    expect(o.sink.results.map((r) => r.context.record_id).sort()).toEqual([...o.sampled].sort());
+    expect(o.dlq.letters).toHaveLength(0);
+    expect(summary.stats.failed).toEqual({});
+    expect(o.src.committed.get("p0")).toBe(200n);
+  });
+
+  it("buffer: past max_buffered, further sampled records are dead-lettered with code endpoint_unavailable", async () => {
+    const o = outage({ endpoint_unavailable: { action: "buffer", max_buffered: 10 } });
+    const running = o.p.run();
+    await until("every record was read", () => o.p.stats().consumed === 200);
+    await until("the overflow is dead-lettered", () => o.dlq.letters.length === o.sampled.length - 10);
+    o.state.open = false;
+    await running;
+    expect(o.sink.results).toHaveLength(10);
+    expect(new Set(o.dlq.letters.map((l) => l.code))).toEqual(new Set(["endpoint_unavailable"]));
+    expect(o.dlq.letters.every((l) => l.stage === "attribute")).toBe(true);
+    expect(o.src.committed.get("p0")).toBe(200n);
+  });
+
+  it("dead_letter: sampled records are dead-lettered at once and skipped records keep committing during the outage", async () => {
+    const o = outage({ endpoint_unavailable: { action: "dead_letter" } });
+    const running = o.p.run();
+    await until("every offset is committed while the breaker is still open", () => o.src.committed.get("p0") === 200n);
+    expect(o.dlq.letters.map((l) => l.recordId).sort()).toEqual([...o.sampled].sort());
+    expect(o.dlq.letters.every((l) => l.code === "endpoint_unavailable")).toBe(true);
+    o.state.open = false;
+    const summary = await running;
+    expect(summary.stats.decisions.sampled).toBe(o.sampled.length);
+  });
+
+  it("pause: the old behaviour, on request: the source is paused with attribution", async () => {
+    const o = outage({ endpoint_unavailable: { action: "pause" } });
+    const running = o.p.run();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(o.p.stats().consumed).toBeLessThan(200);
+    o.state.open = false;
+    await running;
+    expect(o.sink.results).toHaveLength(o.sampled.length);
+    expect(o.src.committed.get("p0")).toBe(200n);
+  });
+});
