@@ -235,21 +235,22 @@ export class CompletionsProtocol implements ScoringProtocol {
     return this.opts.strings.resolveTop(dict, k, actualId, actualLogprob);
   }
 
-  /** Greedy generation (vLLM flavours: ids come back as `token_ids` or `token_id:N`); OpenAI-era servers name tokens by text only, so no. */
-  get canGenerate(): boolean {
-    return this.opts.flavour !== "openai";
-  }
+  /**
+   * Greedy generation. vLLM flavours return ids (`token_ids`, `token_id:N`); OpenAI-era servers
+   * name generated tokens by text, mapped back to ids through the local tokenizer (each string
+   * when it names one token, else the generated text re-tokenised).
+   */
+  readonly canGenerate = true;
 
   async generate(ids: readonly number[], maxNewTokens: number, stopIds: ReadonlySet<number>, send: Send): Promise<number[]> {
+    const openai = this.opts.flavour === "openai";
     const body = {
       model: this.opts.model,
       prompt: [[...ids]],
       max_tokens: maxNewTokens,
       temperature: 0,
       logprobs: 0,
-      return_tokens_as_token_ids: true,
-      return_token_ids: true,
-      ...(stopIds.size > 0 ? { stop_token_ids: [...stopIds] } : {}),
+      ...(openai ? {} : { return_tokens_as_token_ids: true, return_token_ids: true, ...(stopIds.size > 0 ? { stop_token_ids: [...stopIds] } : {}) }),
     };
     const out = await send(
       PATH,
@@ -258,7 +259,7 @@ export class CompletionsProtocol implements ScoringProtocol {
         const res = parseBody(completionResponseSchema, json, `reading the answer of POST ${PATH}`, this.opts.endpoint);
         const c = res.choices[0];
         const fromTokens = c?.logprobs?.tokens.map(idFromKeyStrict);
-        const gen = c?.token_ids ?? (fromTokens?.every((x) => x !== undefined) ? (fromTokens) : undefined);
+        const gen = c?.token_ids ?? (fromTokens?.every((x) => x !== undefined) ? fromTokens : undefined) ?? (openai && c ? this.idsFromText(c) : undefined);
         if (!gen) throw new ScorerMismatchError({ what: "reading generated tokens", why: "the server returned neither token_ids nor token_id:N tokens" });
         return gen;
       },
@@ -266,6 +267,13 @@ export class CompletionsProtocol implements ScoringProtocol {
     );
     const stop = out.findIndex((id) => stopIds.has(id));
     return stop < 0 ? out.slice(0, maxNewTokens) : out.slice(0, stop);
+  }
+
+  /** Generated ids from an OpenAI-style choice: its token strings when each names one id, else its text re-tokenised. */
+  private idsFromText(c: Choice): number[] | undefined {
+    const byString = c.logprobs?.tokens.map((t) => this.opts.strings.idsFor(t));
+    if (byString && byString.every((x) => x.length === 1)) return byString.map((x) => x[0] as number);
+    return c.text === null || c.text === undefined ? undefined : this.opts.strings.encode(c.text);
   }
 }
 

@@ -84,6 +84,11 @@ export class TokenStrings {
     return f;
   }
 
+  /** The local tokenizer's ids for a text (generated text from servers that return no ids). */
+  encode(text: string): number[] {
+    return this.tok.encode(text).ids;
+  }
+
   /** Ids a key can name: one for `token_id:N`, any number for a string (raw vocabulary strings as a fallback). */
   idsFor(key: string): readonly number[] {
     const m = TOKEN_ID.exec(key);
