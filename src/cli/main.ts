@@ -10,8 +10,10 @@ import { registerConfig } from "./commands/config.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerQuery } from "./commands/query.js";
+import { registerReport } from "./commands/report.js";
 import { registerRun } from "./commands/run.js";
 import { registerServeModel } from "./commands/serve-model.js";
+import { registerUi } from "./commands/ui.js";
 
 export function buildProgram(): Command {
   const program = new Command("reagent-stream")
@@ -23,8 +25,10 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerMigrate(program);
   registerQuery(program);
+  registerReport(program);
   registerRun(program);
   registerServeModel(program);
+  registerUi(program);
   return program;
 }
 

@@ -66,6 +66,29 @@ describe("audit query pack on both stores", () => {
   /** The expected rows of each query with the given parameters. */
   const cases: { name: string; params?: Record<string, string | number>; expected: () => Record<string, unknown>[] }[] = [
     {
+      name: "attributions_list",
+      params: { converged: "yes", min_faithfulness: 0 },
+      expected: () =>
+        stored
+          .map((s) => s.attribution)
+          .filter((a) => a.converged === 1 && a.faithfulness_names.includes("comprehensiveness"))
+          .sort((a, b) => cmp(b.event_time, a.event_time) || cmp(a.attribution_id, b.attribution_id))
+          .map((a) => ({
+            attribution_id: a.attribution_id,
+            event_time: a.event_time.slice(0, 19).replace("T", " "),
+            tenant_id: a.tenant_id,
+            model: a.logged_model ?? a.model,
+            record_id: a.record_id,
+            trace_id: a.trace_id,
+            converged: 1,
+            targets: `${a.targets_converged}/${a.targets_total}`,
+            faithfulness: a.faithfulness_values[a.faithfulness_names.indexOf("comprehensiveness")],
+            top_span: top(a.attribution_id).text ?? "",
+            top_share: r4(top(a.attribution_id).score),
+            duration_ms: a.duration_ms,
+          })),
+    },
+    {
       name: "attribution_summary",
       expected: () => [
         { day: "2024-05-01", tenant_id: "acme", model: "m-a", attributions: 2, converged_rate: 0.5, with_faithfulness: 1, avg_duration_ms: 2000 },

@@ -2,7 +2,7 @@
  * `reagent-stream attribute`: attribute one completion to its prompt, printing a heatmap and the
  * top spans (or the full result as JSON).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { z } from "zod";
 import { methodIds, modeIds, samplerIds, type EngineConfigInput } from "../../attribution/config.js";
@@ -12,7 +12,9 @@ import type { ChatMessage } from "../../text/chat-template.js";
 import type { SegmentRule } from "../../text/segments.js";
 import { loadAttributionModel, scorerConfigFromSpec } from "../../models/endpoint.js";
 import { BUNDLED_LM_DIR, buildEngine } from "../../app/engine.js";
+import { renderReport } from "../../report/html.js";
 import { progressLine, renderResult, shouldColor } from "../render.js";
+import { writeOutputFile } from "./report.js";
 
 const messagesSchema = z.array(z.object({ role: z.enum(chatRoles), content: z.string(), name: z.string().optional() }).strict()).min(1);
 
@@ -66,6 +68,7 @@ interface AttributeFlags {
   segment?: SegmentRule[];
   json?: boolean;
   out?: string;
+  html?: string;
   threads?: number;
 }
 
@@ -107,6 +110,7 @@ export function registerAttribute(program: Command): void {
     .option("--threads <n>", "onnxruntime intra-op threads", intArg("--threads", 1))
     .option("--json", "print the full result as JSON")
     .option("--out <file>", "also write the JSON result to a file")
+    .option("--html <file>", "also write a self-contained HTML report (heatmap, token matrix, top spans, shares)")
     .action(async (flags: AttributeFlags) => {
       await runAttribute(flags);
     });
@@ -183,7 +187,8 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
     );
     progress.done();
     const json = JSON.stringify(result, null, 2);
-    if (flags.out) writeFileSync(flags.out, `${json}\n`);
+    if (flags.out) writeOutputFile(flags.out, `${json}\n`, "--out");
+    if (flags.html) process.stderr.write(`HTML report: ${writeOutputFile(flags.html, renderReport([result], { generatedBy: "reagent-stream attribute" }), "--html")}\n`);
     process.stdout.write(flags.json ? `${json}\n` : `${renderResult(result, { color: shouldColor(process.stdout) })}\n`);
   } finally {
     progress.done();
