@@ -35,7 +35,7 @@ export function resultFromRows(rows: StoredRows): AttributionResult {
   try {
     config = JSON.parse(a.config_json) as AttributionResult["config"];
   } catch {
-    config = {} as AttributionResult["config"];
+    config = {};
   }
   return {
     schema_version: 1,
@@ -55,9 +55,9 @@ export function resultFromRows(rows: StoredRows): AttributionResult {
     created_at: a.created_at,
     engine_version: a.engine_version,
     model: { scorer_id: a.scorer_id, kind: a.model_kind, name: a.model },
-    method: a.method as AttributionResult["method"],
-    mode: a.mode as AttributionResult["mode"],
-    sampler: a.sampler as AttributionResult["sampler"],
+    method: a.method,
+    mode: a.mode,
+    sampler: a.sampler,
     sampler_description: a.sampler_description,
     config,
     config_hash: a.config_hash,

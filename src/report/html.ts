@@ -171,7 +171,7 @@ function faithfulness(r: AttributionResult): string {
 
 function cost(r: AttributionResult): string {
   const rows: [string, string][] = [
-    ["method", `${r.method}${r.mode === null ? "" : ` / ${r.mode}`} · sampler ${r.sampler} · seed ${r.config.seed}`],
+    ["method", `${r.method}${r.mode === null ? "" : ` / ${r.mode}`} · sampler ${r.sampler} · seed ${JSON.stringify(r.config.seed ?? null)}`],
     ["model calls", String(r.cost.model_calls)],
     ["sequences scored", String(r.cost.sequences_evaluated)],
     ["tokens processed", String(r.cost.tokens_processed)],
