@@ -23,7 +23,7 @@ import { errorMessage } from "../errors.js";
 import { loadAttributionModel, type LoadedModel } from "../models/endpoint.js";
 import { EngineAttributor, type RecordAttributor } from "../pipeline/attributor.js";
 import type { DeadLetterSink, PipelineMetrics, Sink, Source } from "../pipeline/contracts.js";
-import type { Env } from "../pipeline/config-loader.js";
+import type { Env } from "./config-loader.js";
 import { RecordMapper } from "../pipeline/mapping/mapper.js";
 import { RecordSampler } from "../pipeline/sampling/sampler.js";
 import { Pipeline, type PipelineStats, type RunSummary } from "../pipeline/worker.js";

@@ -4,7 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/errors.js";
 import { CONFIG_SECTIONS, configWarnings, generatedFiles, parseWorkerConfig, workerConfigSchema } from "../../../src/app/config.js";
-import { parseConfigText, substituteEnv } from "../../../src/pipeline/config-loader.js";
+import { parseConfigText, substituteEnv } from "../../../src/app/config-loader.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const MARKER = "# reagent-stream config";
