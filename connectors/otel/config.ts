@@ -6,7 +6,7 @@
  * @see docs/otel.md
  */
 import { z } from "zod";
-import { ConfigError } from "../../src/errors.js";
+import { parseConfig } from "../../src/config-issues.js";
 
 export const prometheusConfigSchema = z
   .object({
@@ -136,15 +136,7 @@ export function spanTextPolicy(cfg: OtelConfig): SpanTextPolicy {
 
 /** Validate the `otel:` section; a bad value throws ConfigError naming `otel.<field>`. */
 export function parseOtelConfig(input: unknown): OtelConfig {
-  const res = otelConfigSchema.safeParse(input ?? {});
-  if (res.success) return res.data;
-  const issue = res.error.issues[0];
-  const path = ["otel", ...(issue?.path ?? []).map(String)].join(".");
-  throw new ConfigError({
-    what: "reading the otel config",
-    why: res.error.issues.map((i) => `${["otel", ...i.path.map(String)].join(".")}: ${i.message}`).join("; "),
-    path,
-  });
+  return parseConfig(otelConfigSchema, input ?? {}, { what: "reading the otel config", path: "otel" });
 }
 
 export const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT = 1024;

@@ -3,7 +3,7 @@
  * whether `start()` applies migrations. The ClickHouse and DuckDB config schemas extend these.
  */
 import { z } from "zod";
-import { ConfigError } from "../../src/errors.js";
+import { parseConfig } from "../../src/config-issues.js";
 import { retrySchema } from "../../src/retry.js";
 import { storeTextModes } from "./rows.js";
 import { TABLE_PREFIX_PATTERN } from "./tables.js";
@@ -43,17 +43,7 @@ export const commonSinkFields = {
   migrate: z.boolean().default(true).describe("Apply pending migrations in start()"),
 };
 
-/** Parses `input` with `schema`, turning the first zod issue into a ConfigError with its path. */
-export function parseSinkConfig<S extends z.ZodType>(schema: S, input: unknown, root: string): z.infer<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = [root, ...(issue?.path ?? []).map(String)].join(".");
-  throw new ConfigError({
-    what: `reading the ${root} settings`,
-    why: `${path}: ${issue?.message ?? "invalid"}`,
-    path,
-    cause: parsed.error,
-    details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })) },
-  });
+/** Parses a store's settings; a bad value is a ConfigError naming `<root>.<field>`. */
+export function parseSinkConfig<S extends z.ZodType>(schema: S, input: unknown, root: string): z.output<S> {
+  return parseConfig(schema, input, { what: `reading the ${root} settings`, path: root });
 }

@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { parseConfig } from "../../src/config-issues.js";
 import { ConfigError } from "../../src/errors.js";
 import type { DeclaredParam, ParamValue } from "./sql-params.js";
 import { coerceParam, paramTypes, scanPlaceholders } from "./sql-params.js";
@@ -99,13 +100,9 @@ export function loadQueryPack(dir: string = QUERY_DIR): readonly AuditQuery[] {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort();
   const out: AuditQuery[] = [];
   for (const f of files) {
-    const parsed = auditQuerySchema.safeParse(parseYaml(fs.readFileSync(path.join(dir, f), "utf8")));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError({ what: `loading audit query ${f}`, why: `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`, path: f, cause: parsed.error });
-    }
-    if (`${parsed.data.name}.yaml` !== f) throw new ConfigError({ what: `loading audit query ${f}`, why: `its name is ${parsed.data.name}; the file must be ${parsed.data.name}.yaml`, path: f });
-    out.push(validate(parsed.data, f));
+    const parsed = parseConfig(auditQuerySchema, parseYaml(fs.readFileSync(path.join(dir, f), "utf8")), { what: `loading audit query ${f}`, path: f });
+    if (`${parsed.name}.yaml` !== f) throw new ConfigError({ what: `loading audit query ${f}`, why: `its name is ${parsed.name}; the file must be ${parsed.name}.yaml`, path: f });
+    out.push(validate(parsed, f));
   }
   out.sort((a, b) => a.name.localeCompare(b.name));
   if (dir === QUERY_DIR) cached = out;

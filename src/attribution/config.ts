@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ConfigError } from "../errors.js";
+import { parseConfig } from "../config-issues.js";
 
 export const methodIds = ["reagent", "loo", "random"] as const;
 export type MethodId = (typeof methodIds)[number];
@@ -112,15 +112,8 @@ export function stoppingRule(cfg: Pick<ParsedEngineConfig, "method" | "mode" | k
 }
 
 export function resolveEngineConfig(input: EngineConfigInput = {}): EngineConfig {
-  const parsed = engineConfigSchema.safeParse(input);
-  if (parsed.success) return { ...parsed.data, ...stoppingRule(parsed.data) };
-  const issues = parsed.error.issues;
-  throw new ConfigError({
-    what: "resolving the engine settings",
-    why: issues.map((i) => `${i.path.join(".") || "(settings)"}: ${i.message}`).join("; "),
-    path: issues[0]?.path.join(".") ?? "",
-    cause: parsed.error,
-  });
+  const parsed = parseConfig(engineConfigSchema, input, { what: "resolving the engine settings" });
+  return { ...parsed, ...stoppingRule(parsed) };
 }
 
 /** Keys whose values change results: everything but `max_targets` changes only how much is attributed, so it is hashed too. */

@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { AttributionModel } from "../attribution/engine.js";
+import { parseConfig } from "../config-issues.js";
 import { ConfigError, ScorerMismatchError, ScorerUnsupportedError } from "../errors.js";
 import type { ChatTemplate } from "../text/chat-template.js";
 import { HfTextTokenizer } from "../text/tokenizer.js";
@@ -176,11 +177,7 @@ export type ScorerConfigInput = z.input<typeof scorerConfigSchema>;
 export function resolveScorerConfig(input: unknown, pathPrefix = "scorer"): ScorerConfig {
   const kind = (input as { kind?: unknown } | null)?.kind;
   if (typeof kind === "string" && (refusedServers[kind] !== undefined || refusedAliases[kind] !== undefined)) refuse(kind, `reading ${pathPrefix}.kind`);
-  const r = scorerConfigSchema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const path = [pathPrefix, ...(issue?.path ?? []).map(String)].join(".");
-  throw new ConfigError({ what: `reading ${pathPrefix}`, why: `${path}: ${issue?.message ?? "invalid"}`, path });
+  return parseConfig(scorerConfigSchema, input, { what: `reading ${pathPrefix}`, path: pathPrefix });
 }
 
 /** A `--model` string (plus CLI extras such as `--tokenizer`) as a validated scorer config. */

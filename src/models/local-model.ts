@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { AttributionModel } from "../attribution/engine.js";
+import { describeIssues } from "../config-issues.js";
 import { OnnxModelError } from "../errors.js";
 import { jinjaChatTemplate, loadChatTemplate, simpleChatTemplate, type ChatTemplate } from "../text/chat-template.js";
 import { HfTextTokenizer } from "../text/tokenizer.js";
@@ -69,7 +70,7 @@ export async function loadLocalModel(dir: string, opts: OnnxScorerOptions = {}):
   }
   const cfgRes = onnxLmConfigSchema.safeParse(readJsonFile(join(abs, "config.json")));
   if (!cfgRes.success) {
-    throw new OnnxModelError({ what: `reading ${join(dir, "config.json")}`, why: cfgRes.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), modelPath: abs });
+    throw new OnnxModelError({ what: `reading ${join(dir, "config.json")}`, why: describeIssues(cfgRes.error.issues), modelPath: abs });
   }
   const tokenizer = HfTextTokenizer.fromDir(abs);
   const scorer = await OnnxScorer.load(modelPath, cfgRes.data, { name: basename(abs), ...opts });

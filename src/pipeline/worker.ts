@@ -16,6 +16,7 @@
  * @see docs/pipeline.md
  */
 import type { AttributionResult } from "../../schemas/attribution-result.js";
+import { parseConfig } from "../config-issues.js";
 import { AttributionError, EndpointUnavailableError, errorCode, errorMessage } from "../errors.js";
 import { AttributionStage } from "./attribution-stage.js";
 import { recordContext, type RecordAttributor } from "./attributor.js";
@@ -95,7 +96,7 @@ export class Pipeline {
   private started = false;
 
   constructor(private readonly deps: PipelineDeps) {
-    this.config = pipelineConfigSchema.parse(deps.config ?? {});
+    this.config = parseConfig(pipelineConfigSchema, deps.config ?? {}, { what: "reading the pipeline settings", path: "pipeline" });
     if (deps.attributor === null && this.config.attribution === "on") {
       throw new AttributionError({ what: "creating the pipeline", why: "no attributor was given; configure a scorer or set pipeline.attribution: off" });
     }

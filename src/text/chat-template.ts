@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { Template } from "@huggingface/jinja";
 import { z } from "zod";
 import type { ChatRole } from "../../schemas/llm-log-record.js";
+import { parseConfig } from "../config-issues.js";
 import { ConfigError, errorMessage } from "../errors.js";
 
 export interface ChatMessage {
@@ -137,16 +138,7 @@ export function loadChatTemplate(path: string, extra: Record<string, unknown> = 
     throw new ConfigError({ what: `reading chat template ${path}`, why: errorMessage(err), path: "chat_template", cause: err });
   }
   if (path.endsWith(".json")) {
-    const parsed = simpleTemplateSchema.safeParse(JSON.parse(raw));
-    if (!parsed.success) {
-      throw new ConfigError({
-        what: `reading chat template ${path}`,
-        why: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-        path: "chat_template",
-        expected: '{"format":"simple","roles":{...},"generation_prompt":"..."}',
-      });
-    }
-    return new SimpleTemplate(parsed.data);
+    return new SimpleTemplate(parseConfig(simpleTemplateSchema, JSON.parse(raw), { what: `reading chat template ${path}`, path: "chat_template" }));
   }
   return new JinjaTemplate(path, raw, extra);
 }

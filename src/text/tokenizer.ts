@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import * as hfTokenizers from "@huggingface/tokenizers";
 import { z } from "zod";
+import { describeIssues } from "../config-issues.js";
 import { TokenizerError, errorMessage } from "../errors.js";
 
 export interface TokenOffset {
@@ -136,7 +137,7 @@ export class HfTextTokenizer implements TextTokenizer {
   constructor(tokenizerJson: unknown, config: TokenizerConfig, contentHash: string) {
     const parsed = tokenizerJsonSchema.safeParse(tokenizerJson);
     if (!parsed.success) {
-      throw new TokenizerError({ what: "reading tokenizer.json", why: `it is not a Hugging Face tokenizer file: ${parsed.error.issues[0]?.message ?? "bad shape"}` });
+      throw new TokenizerError({ what: "reading tokenizer.json", why: `it is not a Hugging Face tokenizer file: ${describeIssues(parsed.error.issues.slice(0, 3))}` });
     }
     try {
       this.tok = new HfTokenizer(tokenizerJson as object, config);
@@ -184,7 +185,7 @@ export class HfTextTokenizer implements TextTokenizer {
     let cfg: TokenizerConfig = {};
     if (existsSync(cfgPath)) {
       const res = tokenizerConfigSchema.safeParse(JSON.parse(readFileSync(cfgPath, "utf8")));
-      if (!res.success) throw new TokenizerError({ what: `reading ${cfgPath}`, why: res.error.issues.map((i) => i.message).join("; ") });
+      if (!res.success) throw new TokenizerError({ what: `reading ${cfgPath}`, why: describeIssues(res.error.issues) });
       cfg = res.data;
     }
     const hash = createHash("sha256").update(raw).digest("hex").slice(0, 16);

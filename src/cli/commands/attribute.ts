@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { z } from "zod";
 import { methodIds, modeIds, samplerIds, type EngineConfigInput } from "../../attribution/config.js";
+import { parseConfig } from "../../config-issues.js";
 import { ConfigError } from "../../errors.js";
 import { chatRoles } from "../../../schemas/llm-log-record.js";
 import type { ChatMessage } from "../../text/chat-template.js";
@@ -121,11 +122,7 @@ function readPrompt(flags: AttributeFlags): string | ChatMessage[] {
   if (given !== 1) throw new ConfigError({ what: "reading the prompt", why: "give exactly one of --prompt, --prompt-file or --messages", path: "--prompt" });
   if (flags.prompt !== undefined) return flags.prompt;
   if (flags.promptFile !== undefined) return readFileSync(flags.promptFile, "utf8");
-  const parsed = messagesSchema.safeParse(JSON.parse(readFileSync(flags.messages as string, "utf8")));
-  if (!parsed.success) {
-    throw new ConfigError({ what: `reading ${flags.messages}`, why: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), path: "--messages", expected: '[{"role":"user","content":"..."}]' });
-  }
-  return parsed.data;
+  return parseConfig(messagesSchema, JSON.parse(readFileSync(flags.messages as string, "utf8")), { what: `reading ${flags.messages}`, path: "--messages" });
 }
 
 async function runAttribute(flags: AttributeFlags): Promise<void> {

@@ -3,6 +3,7 @@
  * validation of bodies into typed errors, and building ScoredPositions from ranked entries.
  */
 import type { z } from "zod";
+import { describeIssues } from "../../config-issues.js";
 import { ScorerHttpError } from "../../errors.js";
 import type { ScoreSequence, ScoredPosition, ScoredSequence } from "../../attribution/scorer.js";
 
@@ -46,10 +47,7 @@ export interface ScoringProtocol {
 export function parseBody<S extends z.ZodType>(schema: S, json: unknown, what: string, endpoint: string): z.infer<S> {
   const res = schema.safeParse(json);
   if (res.success) return res.data;
-  const issues = res.error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length > 0 ? i.path.join(".") : "(root)"}: ${i.message}`)
-    .join("; ");
+  const issues = describeIssues(res.error.issues.slice(0, 3));
   throw new ScorerHttpError({
     what,
     why: `the answer does not have the expected shape (${issues}); is the server kind right?`,

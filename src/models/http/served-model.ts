@@ -9,6 +9,7 @@
  */
 import { basename, join, resolve } from "node:path";
 import { existsSync } from "node:fs";
+import { describeIssues } from "../../config-issues.js";
 import { OnnxModelError } from "../../errors.js";
 import { HfTextTokenizer } from "../../text/tokenizer.js";
 import { onnxLmConfigSchema, type OnnxLmConfig } from "../onnx/onnx-scorer.js";
@@ -89,7 +90,7 @@ export class ServedModel {
     }
     const cfg = onnxLmConfigSchema.safeParse(readJsonFile(join(dir, "config.json")));
     if (!cfg.success) {
-      throw new OnnxModelError({ what: `reading ${join(opts.dir, "config.json")}`, why: cfg.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), modelPath: dir });
+      throw new OnnxModelError({ what: `reading ${join(opts.dir, "config.json")}`, why: describeIssues(cfg.error.issues), modelPath: dir });
     }
     const tokenizer = HfTextTokenizer.fromDir(dir);
     const loaded = await loadSession(modelPath, opts.intraOpThreads === undefined ? {} : { intraOpThreads: opts.intraOpThreads });

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import type { MaskedLm } from "../../attribution/samplers/mlm.js";
+import { describeIssues } from "../../config-issues.js";
 import { OnnxModelError } from "../../errors.js";
 import { HfTextTokenizer } from "../../text/tokenizer.js";
 import { loadSession, readJsonFile, runLogits, topKRow, type LoadedSession, type SessionOptions } from "./session.js";
@@ -49,7 +50,7 @@ export class OnnxMaskedLm implements MaskedLm {
   static async load(dir: string, opts: SessionOptions = {}): Promise<OnnxMaskedLm> {
     const cfgRes = mlmConfigSchema.safeParse(readJsonFile(join(dir, "config.json")));
     if (!cfgRes.success) {
-      throw new OnnxModelError({ what: `reading ${join(dir, "config.json")}`, why: cfgRes.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), modelPath: dir });
+      throw new OnnxModelError({ what: `reading ${join(dir, "config.json")}`, why: describeIssues(cfgRes.error.issues), modelPath: dir });
     }
     const cfg = cfgRes.data;
     const tokenizer = HfTextTokenizer.fromDir(dir);

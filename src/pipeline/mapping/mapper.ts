@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { llmLogRecordSchema, type LlmLogRecord } from "../../../schemas/llm-log-record.js";
+import { parseConfig } from "../../config-issues.js";
 import { RecordValidationError } from "../../errors.js";
 import { MappingIssues, isRecord, normaliseHexId, num, primitiveMap, stringList, toIsoTimestamp, type MappingIssue } from "./common.js";
 import { getPath, parsePath, type PathSegment } from "./paths.js";
@@ -117,7 +118,7 @@ export class RecordMapper {
   private readonly decoder = new TextDecoder("utf-8", { fatal: true });
 
   constructor(config: MappingConfigInput = {}) {
-    this.config = mappingConfigSchema.parse(config);
+    this.config = parseConfig(mappingConfigSchema, config, { what: "reading the mapping settings", path: "mapping" });
     this.fieldPaths = Object.entries(this.config.fields).map(([k, p]) => [k, parsePath(p)]);
     const p = this.config.preset;
     this.fixed = p === "auto" ? undefined : p === "custom" ? customPreset : PRESETS.find((x) => x.id === p);

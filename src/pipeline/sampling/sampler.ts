@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { LlmLogRecord } from "../../../schemas/llm-log-record.js";
+import { parseConfig } from "../../config-issues.js";
 import { samplingConfigSchema, type Predicate, type SamplingConfig, type SamplingConfigInput } from "./config.js";
 
 export interface SampleVerdict {
@@ -124,7 +125,7 @@ export class RecordSampler {
   private readonly perModel: { re: RegExp; rate: number }[];
 
   constructor(config: SamplingConfigInput = {}) {
-    this.config = samplingConfigSchema.parse(config);
+    this.config = parseConfig(samplingConfigSchema, config, { what: "reading the sampling settings", path: "sampling" });
     this.rules = this.config.rules.map((r) => ({
       name: r.name,
       action: r.action,

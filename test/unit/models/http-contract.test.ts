@@ -121,7 +121,7 @@ describe("vLLM prompt_logprobs (id-keyed dicts with rank)", () => {
     })();
     expect(err).toBeInstanceOf(ScorerHttpError);
     expect((err as ScorerHttpError).retryable).toBe(false);
-    expect((err as ScorerHttpError).message).toMatch(/choices\.0\.index/);
+    expect((err as ScorerHttpError).message).toMatch(/choices\[0\]\.index/);
   });
 
   it("reads the next-token slot from the generated token's top logprobs", () => {

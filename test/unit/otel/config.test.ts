@@ -52,7 +52,7 @@ describe("otel config", () => {
         expect((err as ConfigError).path).toBe(path);
       }
     };
-    bad({ dangerously_attach_text: true }, "otel");
+    bad({ dangerously_attach_text: true }, "otel.dangerously_attach_text");
     bad({ endpoint: "collector:4318" }, "otel.endpoint");
     bad({ prometheus: { port: 70_000 } }, "otel.prometheus.port");
     bad({ sequence_max_len: 5000 }, "otel.sequence_max_len");

@@ -60,7 +60,7 @@ describe("sink config schemas", () => {
     };
     bad({ type: "clickhouse", database: "x; DROP DATABASE y" }, "sink.database");
     bad({ type: "duckdb", table_prefix: "a-b" }, "sink.table_prefix");
-    bad({ type: "clickhouse", password: "secret" }, "sink");
+    bad({ type: "clickhouse", password: "secret" }, "sink.password");
     bad({ type: "duckdb", store_text: "some" }, "sink.store_text");
     bad({ type: "duckdb", batch: { max_rows: 0 } }, "sink.batch.max_rows");
   });
