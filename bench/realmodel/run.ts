@@ -1,0 +1,148 @@
+/**
+ * Real-model attribution benchmark (issue 15): per prompt length, on the evaluation items the
+ * model answers (models/eval/smollm2.jsonl, made by make-eval.ts), each method's
+ *   recall@1/@3 of the causal span at token level (the value/country tokens) and at unit level
+ *   (the document/paragraph holding it, ranked by the first target's importance summed per unit),
+ *   sequences and wall time per record, share of records converged, seed top-3 overlap (two
+ *   seeds, same record), and the faithfulness the engine stores (when it computes one).
+ * Only the answer's first token is attributed (the one make-eval checked).
+ *
+ *   node --import tsx bench/realmodel/run.ts [--model smollm2] [--lengths 64,256] [--items 4] [--methods joint,loo,random]
+ *        [--seeds 42,43] [--max-steps N] [--threads 2] [--tag name]
+ *
+ * --items: records per family per length (answered items only, in file order).
+ * --max-steps: joint mode's T_max (its patience still gives unconverged targets up at 100 steps).
+ * A line per record and method goes to stderr.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import type { AttributionResult } from "../../schemas/attribution-result.js";
+import type { EngineConfigInput } from "../../src/attribution/config.js";
+import { causalRecallAtK, firstTargetPromptRow } from "../../src/attribution/metrics.js";
+import { topNIndices } from "../../src/attribution/vector-math.js";
+import { buildEngine, type BuiltEngine } from "../../src/app/engine.js";
+import { loadLocalModel } from "../../src/models/local-model.js";
+import { arg, commandLine, mean, pct } from "../engine/common.js";
+import { evalItemSchema, FAMILIES, type EvalItem } from "./items.js";
+
+/** The methods this harness knows, as engine settings. New methods from src/attribution get a line here. */
+const METHODS: Record<string, { readonly cfg: EngineConfigInput; readonly seeded: boolean }> = {
+  joint: { cfg: { method: "reagent", mode: "joint" }, seeded: true },
+  loo: { cfg: { method: "loo" }, seeded: false },
+  random: { cfg: { method: "random" }, seeded: true },
+};
+
+const lengths = arg("lengths", "64,256").split(",").map(Number);
+const perFamily = Number(arg("items", "4"));
+const methods = arg("methods", "joint,loo,random").split(",");
+const seeds = arg("seeds", "42,43").split(",").map(Number);
+const maxSteps = arg("max-steps", "");
+const threads = arg("threads", "");
+for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method ${m}; known: ${Object.keys(METHODS).join(", ")}`);
+
+const all = readFileSync(arg("eval", "models/eval/smollm2.jsonl"), "utf8")
+  .split("\n")
+  .filter((l) => l.trim())
+  .map((l) => evalItemSchema.parse(JSON.parse(l)));
+const model = await loadLocalModel(arg("model", "smollm2"), threads ? { intraOpThreads: Number(threads) } : {});
+const tok = model.tokenizer;
+
+/** Unit ranks from the first target's token importance summed over each unit's tokens. */
+function unitRecall(res: AttributionResult, item: EvalItem, k: number): boolean {
+  const row = firstTargetPromptRow(res);
+  const scores = item.units.map((u) => res.prompt.tokens.reduce((s, t, i) => (t.end > t.start && t.start < u.end && u.start < t.end && !t.protected ? s + (row[i] ?? 0) : s), 0));
+  return topNIndices(scores, k).includes(item.causal_unit);
+}
+
+function top3(res: AttributionResult): number[] {
+  const row = firstTargetPromptRow(res);
+  return topNIndices(row, 3, res.prompt.tokens.map((t) => !t.protected));
+}
+
+type Row = { id: string; family: string; prompt_tokens: number; sequences: number; wall_s: number; converged: boolean; tok_r1: boolean; tok_r3: boolean; unit_r1: boolean; unit_r3: boolean; seed_top3_overlap: number | null; faithfulness: unknown };
+const engines = new Map<string, BuiltEngine>();
+async function engineFor(method: string, seed: number): Promise<BuiltEngine> {
+  const key = `${method}@${seed}`;
+  let e = engines.get(key);
+  if (!e) {
+    const spec = METHODS[method]!;
+    const steps = maxSteps && spec.cfg.method === "reagent" ? { max_steps: Number(maxSteps) } : {};
+    e = await buildEngine({ model, engine: { ...spec.cfg, ...steps, seed, max_targets: 1 } });
+    engines.set(key, e);
+  }
+  return e;
+}
+
+const summary: Record<string, Record<string, Record<string, number>>> = {};
+const perRecord: Record<string, Record<string, Row[]>> = {};
+console.log(`model ${model.scorer.info.id}; methods ${methods.join(", ")}; seeds ${seeds.join(", ")}${maxSteps ? `; joint T_max ${maxSteps}` : ""}; load average ${loadavg()[0]?.toFixed(1)}`);
+for (const L of lengths) {
+  const answered = all.filter((i) => i.target_tokens === L && i.answered);
+  const items = FAMILIES.flatMap((f) => answered.filter((i) => i.family === f).slice(0, perFamily));
+  // Unit recall of a blind guess: k of the item's units.
+  const chance = (k: number): number => mean(items.map((i) => Math.min(k, i.units.length) / i.units.length));
+  console.log(
+    `\n== ${L} tokens: ${answered.length}/${all.filter((i) => i.target_tokens === L).length} items answered; ${items.length} records (${perFamily} per family); units per record ${mean(items.map((i) => i.units.length)).toFixed(1)} (chance unit r@1 ${pct(chance(1))}, r@3 ${pct(chance(3))})`,
+  );
+  (summary[String(L)] ??= {}).chance = { unit_recall_at_1: chance(1), unit_recall_at_3: chance(3), records: items.length };
+  for (const method of methods) {
+    const rows: Row[] = [];
+    for (const item of items) {
+      const first = tok.encode(item.completion).ids.slice(0, 1);
+      const req = { prompt: item.prompt, completion: tok.decode(first), completionIds: first, context: { record_id: item.id } };
+      const t0 = performance.now();
+      const res = await (await engineFor(method, seeds[0] as number)).engine.attribute(req);
+      const wall = (performance.now() - t0) / 1000;
+      let overlap: number | null = null;
+      if (METHODS[method]!.seeded && seeds.length > 1) {
+        const res2 = await (await engineFor(method, seeds[1] as number)).engine.attribute(req);
+        const b = new Set(top3(res2));
+        overlap = top3(res).filter((i) => b.has(i)).length / 3;
+      }
+      const row: Row = {
+        id: item.id,
+        family: item.family,
+        prompt_tokens: res.prompt.tokens.length,
+        sequences: res.cost.sequences_evaluated,
+        wall_s: wall,
+        converged: res.convergence.converged,
+        tok_r1: causalRecallAtK(res, item.causal.slice(0, 1), 1),
+        tok_r3: causalRecallAtK(res, item.causal.slice(0, 1), 3),
+        unit_r1: unitRecall(res, item, 1),
+        unit_r3: unitRecall(res, item, 3),
+        seed_top3_overlap: overlap,
+        faithfulness: res.faithfulness,
+      };
+      rows.push(row);
+      console.error(
+        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}`}`,
+      );
+    }
+    const b = (f: (r: Row) => boolean): number => mean(rows.map((r) => (f(r) ? 1 : 0)));
+    const s = {
+      records: rows.length,
+      token_recall_at_1: b((r) => r.tok_r1),
+      token_recall_at_3: b((r) => r.tok_r3),
+      unit_recall_at_1: b((r) => r.unit_r1),
+      unit_recall_at_3: b((r) => r.unit_r3),
+      sequences_per_record: mean(rows.map((r) => r.sequences)),
+      wall_s_per_record: mean(rows.map((r) => r.wall_s)),
+      converged: b((r) => r.converged),
+      seed_top3_overlap: mean(rows.map((r) => r.seed_top3_overlap ?? NaN)),
+    };
+    (summary[String(L)] ??= {})[method] = s;
+    (perRecord[String(L)] ??= {})[method] = rows;
+    console.log(
+      `${method.padEnd(8)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | ` +
+        `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)} | faithfulness ${rows.some((r) => r.faithfulness !== null) ? "stored" : "n/a (not computed by the engine yet)"}`,
+    );
+  }
+}
+console.log(`command: ${commandLine()}`);
+mkdirSync("bench/results", { recursive: true });
+writeFileSync(
+  `bench/results/realmodel${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
+  JSON.stringify({ command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, load_average_start: loadavg()[0], summary, per_record: perRecord }, null, 2) + "\n",
+);
+for (const e of engines.values()) await e.close();
+await model.scorer.close();
