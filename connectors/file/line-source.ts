@@ -44,12 +44,16 @@ export class LineSource implements Source {
   private readonly starts = new Map<string, Map<bigint, number>>();
   private loopDone: Promise<void> = Promise.resolve();
 
+  /** A seekable input (a file) can be read again; a stream (stdin) cannot. */
+  readonly redelivers: boolean;
+
   constructor(
     readonly name: string,
     private readonly inputs: readonly LineInput[],
     private readonly opts: LineSourceOptions = {},
   ) {
     this.checkpoint = new CheckpointFile(opts.checkpoint, name);
+    this.redelivers = inputs.every((i) => i.seekable);
   }
 
   start(handler: SourceHandler): Promise<void> {

@@ -25,6 +25,8 @@ import { createKafka } from "./client.js";
 import type { KafkaSourceConfig } from "./config.js";
 
 const HEARTBEAT_EVERY = 500;
+/** Longest stop() waits for the consumer to leave the group. */
+const STOP_TIMEOUT_MS = 5000;
 
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}/${partition}`;
@@ -90,7 +92,9 @@ export class KafkaSource implements Source {
       maxBytesPerPartition: this.config.max_bytes_per_partition,
       maxWaitTimeInMs: this.config.max_wait_ms,
       allowAutoTopicCreation: false,
-      retry: { retries: this.config.retries },
+      // Once stop() was called a crash must not restart the consumer: kafkajs would otherwise keep
+      // reconnecting after our disconnect (a broker that was down at shutdown kept workers alive).
+      retry: { retries: this.config.retries, restartOnFailure: () => Promise.resolve(this.running) },
     });
     this.consumer = c;
     c.on(c.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment));
@@ -207,11 +211,24 @@ export class KafkaSource implements Source {
     if (mine.length > 0) this.applyPause(mine, false);
   }
 
+  /** Leaves the group and disconnects; bounded, so a broker that is gone cannot hold a shutdown. */
   async stop(): Promise<void> {
     const c = this.consumer;
     this.running = false;
     if (!c) return;
     this.consumer = undefined;
-    await c.disconnect();
+    let timer: NodeJS.Timeout | undefined;
+    const gave = await Promise.race([
+      c.disconnect().then(
+        () => false,
+        (err: unknown) => {
+          this.opts.logger?.warn({ err: errorMessage(err) }, "Kafka consumer disconnect failed");
+          return false;
+        },
+      ),
+      new Promise<true>((r) => (timer = setTimeout(() => r(true), STOP_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (gave) this.opts.logger?.warn({ timeout_ms: STOP_TIMEOUT_MS }, "Kafka consumer did not disconnect in time; leaving it (the group will time the member out)");
   }
 }

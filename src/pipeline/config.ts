@@ -21,7 +21,9 @@ export const pipelineConfigSchema = z
       .int()
       .min(0)
       .default(25_000)
-      .describe("On SIGTERM/SIGINT: finish work in flight for at most this long, then abandon the rest uncommitted (it is redelivered)"),
+      .describe(
+        "On SIGTERM/SIGINT: finish work in flight for at most this long (the drain ends as soon as nothing is in flight; a second signal ends it at once), then abandon the rest uncommitted (Kafka and files deliver it again)",
+      ),
     attribution_timeout_ms: z.number().int().min(1).default(600_000).describe("One attribution attempt longer than this fails (and is retried)"),
     attribution: z
       .enum(["on", "off"])

@@ -133,6 +133,12 @@ export interface Source {
   resume(partitions: readonly string[]): void;
   /** Stop fetching and disconnect (after the pipeline's final commit). */
   stop(): Promise<void>;
+  /**
+   * Whether records left uncommitted are delivered again by a restarted worker (Kafka, files).
+   * False for stdin: its unfinished records only come back if the same input is piped in again.
+   * Default true.
+   */
+  readonly redelivers?: boolean;
 }
 
 export const deadLetterStages = ["parse", "validate", "attribute", "sink"] as const;

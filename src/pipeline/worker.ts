@@ -52,8 +52,10 @@ export interface PipelineDeps {
 export interface RunSummary {
   /** Why the run ended. */
   readonly reason: "end_of_input" | "stopped" | "source_failed";
-  /** Records unfinished at the drain deadline (they stay uncommitted). */
+  /** Records unfinished at the drain deadline or a second signal (they stay uncommitted). */
   readonly abandoned: number;
+  /** Whether the source delivers abandoned records again on a restart (false for stdin). */
+  readonly redelivers: boolean;
   readonly durationMs: number;
   readonly stats: PipelineStats;
 }
@@ -69,6 +71,9 @@ export interface PipelineStats extends StatsSnapshot {
 
 /** Dead-letter writes are retried until durable (the offset is held); these are the waits. */
 const DEAD_LETTER_RETRY = { max_attempts: 1, initial_backoff_ms: 500, max_backoff_ms: 30_000 };
+/** Longest one component's close may take at shutdown (after an abandon: ABANDONED_CLOSE_MS). */
+const CLOSE_MS = 10_000;
+const ABANDONED_CLOSE_MS = 1000;
 
 export class Pipeline {
   readonly config: PipelineConfig;
@@ -90,6 +95,8 @@ export class Pipeline {
   private endpointDownUntil = 0;
   private idleWaiters: (() => void)[] = [];
   private stopRequested: (() => void) | undefined;
+  private abandonedResolve: (() => void) | undefined;
+  private readonly abandonedSignal = new Promise<false>((resolve) => (this.abandonedResolve = () => resolve(false)));
   private endedResolve: (() => void) | undefined;
   private failure: unknown;
   private failedResolve: (() => void) | undefined;
@@ -214,7 +221,7 @@ export class Pipeline {
       abandoned = this.tracker.totalInFlight;
     }
     await this.shutdown();
-    const summary: RunSummary = { reason, abandoned, durationMs: Date.now() - t0, stats: this.stats() };
+    const summary: RunSummary = { reason, abandoned, redelivers: this.deps.source.redelivers !== false, durationMs: Date.now() - t0, stats: this.stats() };
     this.log.info({ reason, abandoned, consumed: summary.stats.consumed, attributed: summary.stats.attributed, dead_lettered: summary.stats.deadLettered }, "pipeline stopped");
     if (reason === "source_failed") throw this.failure;
     return summary;
@@ -326,16 +333,22 @@ export class Pipeline {
     return new Promise((resolve) => this.idleWaiters.push(() => resolve(true)));
   }
 
-  /** Waits for in-flight work until `deadline`; then abandons the rest. Returns how many records were abandoned. */
+  /**
+   * Waits for in-flight work until `deadline`, returning as soon as nothing is in flight; then
+   * abandons the rest. A second signal (abandon) ends the wait at once. Returns how many records
+   * were abandoned.
+   */
   private async drainUntil(deadline: number): Promise<number> {
     const ms = Math.max(0, deadline - Date.now());
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    const drained = await Promise.race([this.waitIdle(), timeout]);
+    const drained = await Promise.race([this.waitIdle(), timeout, this.abandonedSignal]);
     if (timer) clearTimeout(timer);
     if (drained) return 0;
     const left = this.tracker.totalInFlight;
-    this.log.warn({ unfinished: left, drain_timeout_ms: this.config.drain_timeout_ms }, "drain deadline passed; abandoning unfinished records (they stay uncommitted and will be redelivered)");
+    const fate = this.deps.source.redelivers === false ? "they stay uncommitted; stdin cannot deliver them again: rerun with the same input" : "they stay uncommitted and will be redelivered";
+    const why = this.tasks.abandoned ? "second signal" : "drain deadline passed";
+    this.log.warn({ unfinished: left, drain_timeout_ms: this.config.drain_timeout_ms }, `${why}; abandoning unfinished records (${fate})`);
     this.abandon();
     return left;
   }
@@ -344,6 +357,7 @@ export class Pipeline {
     this.tasks.abandon();
     this.stopping = true;
     this.stopRequested?.();
+    this.abandonedResolve?.();
     this.notifyIdle();
   }
 
@@ -352,14 +366,20 @@ export class Pipeline {
     this.attribution?.close();
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     // Tasks left after an abandon end quickly (their sleeps reject); give them a moment.
-    await this.tasks.settled(2000);
+    await this.tasks.settled(this.tasks.abandoned ? 500 : 2000);
     await this.committer.commitNow();
     await this.committer.commitNow();
+    // Closing is bounded: what a component still holds was never acknowledged, so never committed.
     const closeAll = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      const ms = this.tasks.abandoned ? ABANDONED_CLOSE_MS : CLOSE_MS;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await fn();
+        const late = await Promise.race([fn().then(() => false), new Promise<true>((r) => (timer = setTimeout(() => r(true), ms)))]);
+        if (late) this.log.warn({ what, timeout_ms: ms }, "closing took too long; left behind");
       } catch (err) {
         this.log.warn({ what, err: errorMessage(err) }, "error while closing");
+      } finally {
+        clearTimeout(timer);
       }
     };
     await closeAll("source", () => this.deps.source.stop());

@@ -21,16 +21,30 @@ export function formatSummary(s: RunSummary): string {
     `  sampled ${st.decisions.sampled}, skipped ${st.decisions.skipped} ${JSON.stringify(st.decisions.byReason)}`,
     `  attributed ${st.attributed}${st.attributed > 0 ? ` (mean ${(st.attributionMs.total / st.attributed / 1000).toFixed(2)} s, max ${(st.attributionMs.max / 1000).toFixed(2)} s)` : ""}, failed attribution attempts ${Object.entries(st.failed).reduce((a, [k, n]) => (k.startsWith("attribute:") ? a + n : a), 0)}`,
   ];
-  if (s.abandoned > 0) lines.push(`  ${s.abandoned} records unfinished at the drain deadline: left uncommitted, they will be redelivered`);
+  if (s.abandoned > 0) {
+    lines.push(
+      s.redelivers
+        ? `  ${s.abandoned} records unfinished at shutdown: left uncommitted, they will be redelivered`
+        : `  ${s.abandoned} records unfinished at shutdown: left uncommitted; stdin cannot deliver them again, so rerun with the same input (a checkpoint skips the committed lines)`,
+    );
+  }
   return lines.join("\n");
 }
 
-/** Runs a worker with SIGTERM/SIGINT handling; resolves with the summary. */
+/**
+ * Runs a worker with SIGTERM/SIGINT handling; resolves with the summary. First signal: drain (it
+ * ends as soon as nothing is in flight, at the latest after pipeline.drain_timeout_ms). Second:
+ * abandon what is in flight, commit what is done, close quickly. Third: exit at once.
+ */
 export async function runWorker(worker: Worker): Promise<RunSummary> {
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
-    worker.logger.info({ signal: sig, drain_timeout_ms: worker.config.pipeline.drain_timeout_ms }, signals === 1 ? "stopping: draining work in flight" : "second signal: abandoning work in flight");
+    if (signals >= 3) {
+      worker.logger.warn({ signal: sig }, "third signal: exiting now");
+      process.exit(130);
+    }
+    worker.logger.info({ signal: sig, drain_timeout_ms: worker.config.pipeline.drain_timeout_ms }, signals === 1 ? "stopping: draining work in flight" : "second signal: abandoning work in flight, committing what is done");
     worker.pipeline.stop();
   };
   process.on("SIGTERM", onSignal);
@@ -41,6 +55,18 @@ export async function runWorker(worker: Worker): Promise<RunSummary> {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
   }
+}
+
+/**
+ * Everything is committed and closed: the process should end now. A client library that still
+ * holds a timer or socket (kafkajs reconnecting to a broker that went away) must not keep it
+ * alive, so exit after a moment if it has not ended on its own (the timer does not hold it).
+ */
+function exitSoon(worker: Worker): void {
+  setTimeout(() => {
+    worker.logger.warn({}, "handles still open after shutdown; exiting");
+    process.exit(process.exitCode ?? 0);
+  }, 500).unref();
 }
 
 export function registerRun(program: Command): void {
@@ -55,5 +81,6 @@ export function registerRun(program: Command): void {
       const summary = await runWorker(worker);
       if (flags.summary === "json") process.stderr.write(`${JSON.stringify({ ...summary, stats: compactStats(summary.stats) })}\n`);
       else if (flags.summary !== "none") process.stderr.write(`${formatSummary(summary)}\n`);
+      exitSoon(worker);
     });
 }

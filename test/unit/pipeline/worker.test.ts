@@ -7,6 +7,7 @@ import type { AttributionExporter, AttributionFailure } from "../../../src/pipel
 import { RecordMapper } from "../../../src/pipeline/mapping/mapper.js";
 import { RecordSampler } from "../../../src/pipeline/sampling/sampler.js";
 import { Pipeline, type PipelineDeps } from "../../../src/pipeline/worker.js";
+import { formatSummary } from "../../../src/cli/commands/run.js";
 import { MemoryDeadLetters, MemorySink, MemorySource } from "./helpers.js";
 
 type Behaviour = (r: LlmLogRecord, attempt: number) => Error | undefined;
@@ -379,5 +380,55 @@ describe("Pipeline: an unhealthy endpoint pauses attribution, not the stream (is
     await running;
     expect(o.sink.results).toHaveLength(o.sampled.length);
     expect(o.src.committed.get("p0")).toBe(200n);
+  });
+});
+
+describe("Pipeline: shutdown always ends (issue 16, item 3)", () => {
+  it("the drain returns as soon as nothing is in flight, not after drain_timeout_ms", async () => {
+    const src = new MemorySource(MemorySource.of(lines(3)).partitions, false);
+    const { p } = pipeline({ source: src, config: { drain_timeout_ms: 25_000 } });
+    const running = p.run();
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    p.stop();
+    const summary = await running;
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(summary.abandoned).toBe(0);
+    expect(src.committed.get("p0")).toBe(3n);
+  });
+
+  it("a second stop() ends a drain that waits on unfinished work at once, committing what is done", async () => {
+    const src = new MemorySource(MemorySource.of(lines(4)).partitions, false);
+    const attr = new FakeAttributor(undefined, (r) => (r.id === "r-2" ? 60_000 : 1));
+    const { p } = pipeline({ source: src, attributor: attr, config: { drain_timeout_ms: 25_000 } });
+    const running = p.run();
+    await new Promise((r) => setTimeout(r, 100));
+    p.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    p.stop();
+    const summary = await running;
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(summary.abandoned).toBe(2);
+    expect(src.committed.get("p0")).toBe(2n);
+  });
+
+  it("a source that cannot deliver again (stdin) is never said to redeliver", async () => {
+    const src = Object.assign(new MemorySource(MemorySource.of(lines(3)).partitions, false), { redelivers: false });
+    const attr = new FakeAttributor(undefined, (r) => (r.id === "r-1" ? 60_000 : 1));
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o: Record<string, unknown>, m: string) => warnings.push(m) };
+    const { p } = pipeline({ source: src, attributor: attr, logger, config: { drain_timeout_ms: 50 } });
+    const running = p.run();
+    await new Promise((r) => setTimeout(r, 100));
+    p.stop();
+    const summary = await running;
+    expect(summary.redelivers).toBe(false);
+    expect(summary.abandoned).toBe(2);
+    expect(warnings.join("\n")).toMatch(/stdin cannot deliver them again/);
+    expect(warnings.join("\n")).not.toMatch(/will be redelivered/);
+    expect(formatSummary(summary)).toMatch(/stdin cannot deliver them again/);
+    expect(formatSummary(summary)).not.toMatch(/will be redelivered/);
+    expect(formatSummary({ ...summary, redelivers: true })).toMatch(/will be redelivered/);
   });
 });
