@@ -1,9 +1,14 @@
 /**
- * Terminal rendering of a result: the prompt as a heatmap (background colour by importance),
- * the top spans, segment shares, and a one-line cost summary. Colour only on a TTY without
- * NO_COLOR; otherwise the important text is marked with [[…]].
+ * Terminal rendering of a result: the prompt as a heatmap on the ABSOLUTE colour scale of the
+ * HTML report (src/report/scale.ts; a token's colour is its share of the prompt's importance,
+ * so a flat result looks pale), with a legend, a visible "not converged" line, the top spans in
+ * whole words, segment shares that add up to 100% (messages nested under their role), and a
+ * one-line cost summary. Colour only on a TTY without NO_COLOR; otherwise tokens with at least
+ * MARK_SHARE of the importance are marked ⟦like this⟧ (brackets that prompts rarely contain).
  */
 import type { AttributionResult } from "../../schemas/attribution-result.js";
+import { SCALE_XTERM, scaleLabels, scaleLevel } from "../report/scale.js";
+import { wordAlign, wordAlignedText } from "../text/words.js";
 
 export interface RenderOptions {
   readonly color: boolean;
@@ -13,63 +18,108 @@ export function shouldColor(stream: NodeJS.WriteStream): boolean {
   return Boolean(stream.isTTY) && process.env.NO_COLOR === undefined && process.env.TERM !== "dumb";
 }
 
-/** xterm-256 background from white (0) through yellow to red (1). */
-function heat(v: number): string {
-  const ramp = [231, 230, 229, 228, 221, 214, 208, 202, 196];
-  const i = Math.max(0, Math.min(ramp.length - 1, Math.round(v * (ramp.length - 1))));
-  return `\x1b[48;5;${ramp[i] as number}m\x1b[38;5;16m`;
-}
+/** Without colour, tokens with at least this share of the prompt's importance are marked. */
+export const MARK_SHARE = 0.05;
+export const MARK_OPEN = "⟦";
+export const MARK_CLOSE = "⟧";
 
 const RESET = "\x1b[0m";
 
+function heat(share: number): string {
+  const level = scaleLevel(share);
+  return `\x1b[48;5;${SCALE_XTERM[level] as number}m\x1b[38;5;${level >= 5 ? 231 : 16}m`;
+}
+
+/** Marks ⟦…⟧ around whole words holding a token with at least MARK_SHARE (adjacent ones merged). */
+function markedText(r: AttributionResult): string {
+  const text = r.prompt.text;
+  const ranges: { start: number; end: number }[] = [];
+  r.prompt.tokens.forEach((t, i) => {
+    if (t.protected || t.end <= t.start || (r.sequence.importance[i] ?? 0) < MARK_SHARE) return;
+    let s = t.start;
+    while (s < t.end && /\s/.test(text[s] as string)) s++;
+    if (s < t.end) ranges.push(wordAlign(text, s, t.end));
+  });
+  ranges.sort((a, b) => a.start - b.start);
+  const merged: { start: number; end: number }[] = [];
+  for (const g of ranges) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && (g.start <= last.end || /^\s+$/.test(text.slice(last.end, g.start)))) last.end = Math.max(last.end, g.end);
+    else merged.push({ ...g });
+  }
+  let out = "";
+  let cursor = 0;
+  for (const g of merged) {
+    out += `${text.slice(cursor, g.start)}${MARK_OPEN}${text.slice(g.start, g.end)}${MARK_CLOSE}`;
+    cursor = g.end;
+  }
+  return out + text.slice(cursor);
+}
+
 export function renderHeatmap(r: AttributionResult, opts: RenderOptions): string {
+  if (!opts.color) return markedText(r);
   const scores = r.sequence.importance;
-  const eligible = r.prompt.tokens.map((t, i) => ({ t, i })).filter(({ t }) => !t.protected && t.end > t.start);
-  const vals = eligible.map(({ i }) => scores[i] ?? 0);
-  const max = Math.max(1e-12, ...vals);
-  const min = Math.min(max, ...vals);
-  // Without colour, mark the top tenth of tokens (1 to 8 of them) with [[…]].
-  const marked = new Set(
-    [...eligible]
-      .sort((a, b) => (scores[b.i] ?? 0) - (scores[a.i] ?? 0))
-      .slice(0, Math.max(1, Math.min(8, Math.round(eligible.length / 10))))
-      .map(({ i }) => i),
-  );
   const text = r.prompt.text;
   let out = "";
   let cursor = 0;
   r.prompt.tokens.forEach((t, i) => {
     if (t.end <= t.start || t.start < cursor) return;
-    out += text.slice(cursor, t.start);
     const piece = text.slice(t.start, t.end);
-    const v = max > min ? ((scores[i] ?? 0) - min) / (max - min) : 0;
-    if (opts.color) out += t.protected ? piece : `${heat(v)}${piece}${RESET}`;
-    else out += marked.has(i) ? `[[${piece}]]` : piece;
+    out += text.slice(cursor, t.start) + (t.protected ? piece : `${heat(scores[i] ?? 0)}${piece}${RESET}`);
     cursor = t.end;
   });
-  out += text.slice(cursor);
-  return out;
+  return out + text.slice(cursor);
+}
+
+/** The legend line under the heatmap. */
+export function renderLegend(opts: RenderOptions): string {
+  if (!opts.color) return `${MARK_OPEN}…${MARK_CLOSE} marks tokens with ≥${Math.round(MARK_SHARE * 100)}% of the prompt's importance`;
+  const labels = scaleLabels();
+  const sw = labels.map((l, i) => `\x1b[48;5;${SCALE_XTERM[i] as number}m\x1b[38;5;${i >= 5 ? 231 : 16}m ${l} ${RESET}`).join("");
+  return `share of the prompt's importance: ${sw}`;
+}
+
+/** The "not converged" line, or undefined when every target converged. */
+export function convergenceWarning(r: AttributionResult): string | undefined {
+  const c = r.convergence;
+  if (c.converged) return undefined;
+  return `NOT CONVERGED: ${c.targets_total - c.targets_converged} of ${c.targets_total} completion tokens never had a converged probe; their importance is the mean over all probes — treat this as a rough estimate`;
+}
+
+/** Segment shares that add up to 100% (roles, rules, the rest), each role's messages nested under it. */
+export function renderShares(r: AttributionResult): string[] {
+  const additive = r.segments.filter((s) => s.kind !== "message" && s.share > 0.0005).sort((a, b) => b.share - a.share);
+  if (!(additive.length > 1 || additive.some((s) => s.kind !== "prompt"))) return [];
+  const messages = r.segments.filter((s) => s.kind === "message");
+  const lines: string[] = [];
+  for (const s of additive) {
+    lines.push(`  ${s.name.padEnd(22)} ${(s.share * 100).toFixed(1).padStart(5)}%  (${s.kind})`);
+    if (s.kind !== "role") continue;
+    const own = messages.filter((m) => m.name.startsWith(`${s.name}#`));
+    if (own.length > 1) for (const m of own) lines.push(`    of which ${m.name.padEnd(13)} ${(m.share * 100).toFixed(1).padStart(5)}%`);
+  }
+  lines.push("  (these add up to 100%; a message's share is part of its role's)");
+  return lines;
 }
 
 export function renderResult(r: AttributionResult, opts: RenderOptions): string {
   const lines: string[] = [];
   const bold = (s: string): string => (opts.color ? `\x1b[1m${s}${RESET}` : s);
+  const warn = convergenceWarning(r);
+  if (warn !== undefined) lines.push(opts.color ? `\x1b[1;31m${warn}${RESET}` : warn, "");
   lines.push(bold("Prompt (darker = more important):"));
   lines.push(renderHeatmap(r, opts));
+  lines.push(renderLegend(opts));
   lines.push("");
   lines.push(`${bold("Completion:")} ${JSON.stringify(r.completion.text)}`);
   lines.push("");
   lines.push(bold("Top spans:"));
   for (const s of r.spans) {
     const where = s.segment && s.segment !== "prompt" ? ` [${s.segment}]` : "";
-    lines.push(`  ${String(s.rank).padStart(2)}. ${(s.score * 100).toFixed(1).padStart(5)}%  ${JSON.stringify(s.text)}  (chars ${s.start}-${s.end})${where}`);
+    lines.push(`  ${String(s.rank).padStart(2)}. ${(s.score * 100).toFixed(1).padStart(5)}%  ${JSON.stringify(wordAlignedText(r.prompt.text, s.start, s.end))}  (chars ${s.start}-${s.end})${where}`);
   }
-  const shares = r.segments.filter((s) => s.kind !== "message" && s.share > 0.0005);
-  if (shares.length > 1 || shares.some((s) => s.kind !== "prompt")) {
-    lines.push("");
-    lines.push(bold("Share by segment:"));
-    for (const s of shares.sort((a, b) => b.share - a.share)) lines.push(`  ${s.name.padEnd(20)} ${(s.share * 100).toFixed(1).padStart(5)}%  (${s.kind})`);
-  }
+  const shares = renderShares(r);
+  if (shares.length > 0) lines.push("", bold("Share by segment:"), ...shares);
   lines.push("");
   const c = r.convergence;
   lines.push(

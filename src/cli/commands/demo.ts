@@ -9,7 +9,8 @@ import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
-import { renderHeatmap, shouldColor } from "../render.js";
+import { wordAlignedText } from "../../text/words.js";
+import { convergenceWarning, renderHeatmap, renderLegend, shouldColor } from "../render.js";
 import { loadWorkerConfig } from "../../app/config.js";
 import { buildWorker, createLogger } from "../../app/worker.js";
 import { formatSummary } from "./run.js";
@@ -70,15 +71,18 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   for (const res of results) {
     const top = res.spans
       .slice(0, 3)
-      .map((s) => `${JSON.stringify(s.text)} ${(s.score * 100).toFixed(0)}%`)
+      .map((s) => `${JSON.stringify(wordAlignedText(res.prompt.text, s.start, s.end))} ${(s.score * 100).toFixed(0)}%`)
       .join(", ");
     process.stdout.write(`■ ${res.context.record_id ?? "?"}  →  ${JSON.stringify(res.completion.text)}\n  ${renderHeatmap(res, { color }).replace(/\n/g, "\n  ")}\n  top spans: ${top}\n`);
-    const seg = res.segments.filter((s) => s.kind === "rule" || s.kind === "role");
-    if (seg.length > 0) process.stdout.write(`  shares: ${seg.map((s) => `${s.name} ${(s.share * 100).toFixed(0)}%`).join(", ")}\n`);
+    const seg = res.segments.filter((s) => s.kind !== "message" && s.share >= 0.005).sort((a, b) => b.share - a.share);
+    if (seg.some((s) => s.kind !== "prompt")) process.stdout.write(`  shares (add up to 100%): ${seg.map((s) => `${s.name} ${(s.share * 100).toFixed(0)}%`).join(", ")}\n`);
+    const warn = convergenceWarning(res);
+    if (warn !== undefined) process.stdout.write(`  ${color ? `\x1b[1;31m${warn}\x1b[0m` : warn}\n`);
     process.stdout.write(
       `  ${res.convergence.targets_converged}/${res.convergence.targets_total} targets converged · ${res.cost.sequences_evaluated} sequences · ${(res.timings.duration_ms / 1000).toFixed(2)} s · attribution_id ${res.attribution_id}\n\n`,
     );
   }
+  process.stdout.write(`${renderLegend({ color })}\n\n`);
   process.stdout.write(`${formatSummary(summary).replace(/^reagent-stream: /, "pipeline: ")}\n`);
   const stores = config.sinks.map((s) => (s.type === "clickhouse" ? `ClickHouse ${s.url}/${s.database}` : `${s.type === "duckdb" ? "DuckDB" : "JSONL"} ${s.path.replace(`${cwd}/`, "")}`));
   process.stdout.write(`stored in: ${stores.join(", ")}${config.dead_letter?.type === "jsonl" ? `; dead letters: ${config.dead_letter.path.replace(`${cwd}/`, "")}` : ""}\n`);
