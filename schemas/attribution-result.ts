@@ -110,7 +110,7 @@ export const attributionResultSchema = z
     engine_version: z.string(),
     model: z.object({ scorer_id: z.string(), kind: z.string(), name: z.string() }).strict(),
     method: z.string().describe("Attribution method id (engine.method: reagent, loo, random, …)"),
-    mode: z.string().nullable().describe("ReAGent mode (engine.mode); null for baselines"),
+    mode: z.string().nullable().describe("ReAGent mode (engine.method.mode); null for baselines"),
     sampler: z.string().describe("Replacement sampler id (engine.sampler)"),
     sampler_description: z.string(),
     // The engine owns its settings' schema (src/attribution/config.ts); the contract carries

@@ -11,12 +11,12 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import type { EngineConfigInput } from "../../src/attribution/config.js";
+import type { EngineConfigInput, SamplerId } from "../../src/attribution/config.js";
 import { causalRecallAtK, targetAgreement } from "../../src/attribution/metrics.js";
 import { arg, commandLine, engineFor, loadHeldout, mean, pct, sharedModel } from "./common.js";
 
 const limit = Number(arg("limit", "1000000"));
-const sampler = arg("sampler", "pos") as EngineConfigInput["sampler"];
+const sampler = arg("sampler", "pos") as SamplerId;
 const maxSteps = Number(arg("max-steps", "1000"));
 const numProbes = Number(arg("num-probes", "16"));
 const methods: { name: string; cfg: EngineConfigInput }[] = [

@@ -15,14 +15,14 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import type { EngineConfigInput } from "../../src/attribution/config.js";
+import type { EngineConfigInput, SamplerId } from "../../src/attribution/config.js";
 import { causalRecallAtK, targetAgreement } from "../../src/attribution/metrics.js";
 import { arg, commandLine, engineFor, loadHeldout, mean, pct, sharedModel } from "./common.js";
 
 const n = Number(arg("records", "100"));
 const offset = Number(arg("offset", "0"));
 const G = Number(arg("completion-tokens", "10"));
-const sampler = arg("sampler", "pos") as EngineConfigInput["sampler"];
+const sampler = arg("sampler", "pos") as SamplerId;
 const maxSteps = Number(arg("max-steps", "3000")); // the engine's default T_max
 const seed = Number(arg("seed", "42"));
 const checkEvery = Number(arg("check-every", "1"));

@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { attributionResultJsonSchema } from "../../schemas/attribution-result.js";
 import { llmLogRecordJsonSchema } from "../../schemas/llm-log-record.js";
-import { engineConfigSchema } from "../attribution/config.js";
+import { engineSettingsFrom, engineSettingsObject } from "../attribution/config.js";
 import { fileSourceConfigSchema } from "../../connectors/file/source.js";
 import { jsonlSinkConfigSchema } from "../../connectors/file/jsonl-sink.js";
 import { jsonlDeadLetterConfigSchema } from "../../connectors/dead-letter/jsonl.js";
@@ -35,8 +35,8 @@ export const sourceConfigSchema = z.discriminatedUnion("type", [kafkaSourceConfi
 export const sinkConfigSchema = z.discriminatedUnion("type", [clickhouseSinkConfigSchema, duckdbSinkConfigSchema, jsonlSinkConfigSchema]);
 export const deadLetterConfigSchema = z.discriminatedUnion("type", [kafkaDeadLetterConfigSchema, jsonlDeadLetterConfigSchema]);
 
-export const engineSectionSchema = engineConfigSchema
-  .extend({
+export const engineSectionSchema = engineSettingsFrom(
+  engineSettingsObject.extend({
     segments: z.array(segmentRuleSchema).default([]).describe("Named prompt segments (marker pairs or regular expressions) whose importance share is reported"),
     max_spans: z.number().int().min(1).max(64).default(5).describe("Top prompt spans kept per result"),
     mlm_model: z.string().min(1).optional().describe("Masked LM directory for sampler mlm (default: the bundled models/tiny-mlm)"),
@@ -45,8 +45,8 @@ export const engineSectionSchema = engineConfigSchema
       .default(false)
       .describe("Attribute the completion token ids from the log instead of re-tokenising its text (only when the log came from the same tokenizer)"),
     cache_dir: z.string().min(1).optional().describe("Where the POS table is cached (default .cache/reagent-stream or REAGENT_CACHE_DIR)"),
-  })
-  .describe("Attribution engine settings (src/attribution/config.ts) plus how records are prepared for it");
+  }),
+).describe("Attribution engine settings (src/attribution/config.ts) plus how records are prepared for it");
 
 export const loggingConfigSchema = z
   .object({
@@ -81,7 +81,7 @@ export const workerConfigSchema = z
     if (c.dead_letter?.type === "kafka" && c.dead_letter.brokers === undefined && c.source.type !== "kafka") {
       ctx.addIssue({ code: "custom", path: ["dead_letter", "brokers"], message: "missing: the source is not Kafka, so the dead-letter topic needs its own brokers" });
     }
-    if (c.engine.sampler === "mlm" && c.scorer?.kind !== undefined && c.scorer.kind !== "local" && c.engine.mlm_model === undefined) {
+    if (c.engine.sampler.type === "mlm" && c.scorer?.kind !== undefined && c.scorer.kind !== "local" && c.engine.mlm_model === undefined) {
       // The bundled masked LM only fits the bundled tokenizer family; say so early.
       ctx.addIssue({ code: "custom", path: ["engine", "mlm_model"], message: "sampler mlm with an endpoint needs mlm_model: a masked LM directory whose vocabulary maps onto the served tokenizer" });
     }
@@ -212,7 +212,8 @@ export function configWarnings(c: WorkerConfig): string[] {
     }
     if (c.sinks.some((s) => s.type === "jsonl")) w.push("a jsonl sink on a Kafka worker: give each worker its own file (e.g. path: results-${HOSTNAME}.jsonl)");
   }
-  if (c.engine.max_steps > 5000) w.push(`engine.max_steps ${c.engine.max_steps} is above 5000: unconverged targets get that expensive`);
+  const m = c.engine.method;
+  if (m.type === "reagent" && m.max_steps > 5000) w.push(`engine.method.max_steps ${m.max_steps} is above 5000: unconverged targets get that expensive`);
   if (c.pipeline.drain_timeout_ms >= 30_000) w.push(`pipeline.drain_timeout_ms ${c.pipeline.drain_timeout_ms} is not below Kubernetes' default 30 s grace period; the worker may be killed mid-drain`);
   return w;
 }
@@ -232,7 +233,7 @@ export function describeConfig(c: WorkerConfig): string {
     `source:      ${src}`,
     `mapping:     preset ${c.mapping.preset}${Object.keys(c.mapping.fields).length > 0 ? ` + ${Object.keys(c.mapping.fields).length} field overrides` : ""}`,
     `sampling:    rate ${c.sampling.rate}, ${c.sampling.rules.length} rules${c.sampling.budget ? ", budget" : ""}`,
-    `attribution: ${c.pipeline.attribution === "off" ? "off" : `${c.engine.method} (${c.engine.method === "reagent" ? `${c.engine.mode}, ` : ""}sampler ${c.engine.sampler}), scorer ${scorer}, concurrency ${c.pipeline.concurrency}`}`,
+    `attribution: ${c.pipeline.attribution === "off" ? "off" : `${c.engine.method.type} (${c.engine.method.type === "reagent" ? `${c.engine.method.mode}, ` : ""}sampler ${c.engine.sampler.type}, units ${c.engine.units.type}), scorer ${scorer}, concurrency ${c.pipeline.concurrency}`}`,
     `sinks:       ${sinks}`,
     `dead letters: ${dl}`,
     `otel:        ${c.otel === undefined ? "not configured" : "configured"}`,

@@ -38,14 +38,13 @@ export async function buildEngine(opts: EngineFactoryOptions): Promise<BuiltEngi
   const cfg = resolveEngineConfig(opts.engine ?? {});
   const threads = opts.intraOpThreads === undefined ? {} : { intraOpThreads: opts.intraOpThreads };
   const model = typeof opts.model === "string" ? await loadLocalModel(opts.model, threads) : opts.model;
-  const mlm = cfg.sampler === "mlm" ? await OnnxMaskedLm.load(opts.mlmModel ?? BUNDLED_MLM_DIR, threads) : undefined;
+  const mlm = cfg.sampler.type === "mlm" ? await OnnxMaskedLm.load(opts.mlmModel ?? BUNDLED_MLM_DIR, threads) : undefined;
   const vocab = Math.min(model.tokenizer.size, model.scorer.capabilities.vocabSize ?? model.tokenizer.size);
-  const sampler = createSampler(cfg.sampler, {
+  const sampler = createSampler(cfg.sampler.type, {
     tokenizer: model.tokenizer,
     vocabSize: vocab,
     cacheDir: opts.cacheDir ?? DEFAULT_CACHE_DIR,
-    mlmTopK: cfg.mlm_top_k,
-    selfTopK: cfg.self_top_k,
+    ...(cfg.sampler.type === "mlm" || cfg.sampler.type === "self" ? { mlmTopK: cfg.sampler.top_k, selfTopK: cfg.sampler.top_k } : {}),
     ...(mlm ? { maskedLm: mlm } : {}),
   });
   const engine = new AttributionEngine(model, sampler, cfg, {

@@ -36,7 +36,7 @@ export async function randomAttribution(input: TargetsInput, deps: MethodDeps): 
 
 export async function leaveOneOut(input: TargetsInput, deps: MethodDeps): Promise<MethodOutput> {
   const P = input.promptLength;
-  const cfg = deps.config;
+  const samples = deps.config.method.type === "loo" ? deps.config.method.samples : 1;
   const base = await unperturbedPass(input, deps, deps.sampler.id === "self");
   const sctx = samplerContext(input.ids, base.topKByPosition);
   const last = input.targets[input.targets.length - 1];
@@ -51,7 +51,7 @@ export async function leaveOneOut(input: TargetsInput, deps: MethodDeps): Promis
   const positions: number[] = [];
   for (let i = 0; i < seqLen - 1; i++) if (input.replaceable[i]) positions.push(i);
 
-  for (let s = 0; s < cfg.loo_samples; s++) {
+  for (let s = 0; s < samples; s++) {
     const reqs = positions.map((i) => ({ ids: seq, replace: seq.map((_, k) => k === i) }));
     const perturbed = await deps.sampler.sample(reqs, rng, sctx);
     // A draw equal to the original occludes nothing; redraw those a few times.
@@ -90,7 +90,7 @@ export async function leaveOneOut(input: TargetsInput, deps: MethodDeps): Promis
       converged: true,
       probesConverged: 0,
       probesTotal: 0,
-      steps: cfg.loo_samples,
+      steps: samples,
     };
   });
   return { targets, warnings: [] };

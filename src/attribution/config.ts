@@ -1,124 +1,196 @@
 /**
- * Engine settings: one zod schema that validates, fills defaults and documents every knob.
- * Defaults are inseq's ReAGent defaults (reference/reagent.md §2.9): r=0.3, n=5, k=3,
- * T_max=3000, B=16. The hash of the resolved settings keys results (attribution id, dedup).
+ * Engine settings: one section per strategy, each a union discriminated by `type` that owns its
+ * knobs (settings/): `method` (reagent with its mode, loo, random, context_cite), `sampler` (the
+ * replacement sampler), `stopping` (probe, ensemble, restore), `aggregation`, `units` (token or
+ * larger units) and `faithfulness`. A section may be written as its type name alone
+ * (`sampler: pos`). The flat names of 0.1 (`num_probes`, `keep_top_n`, …) still parse for one
+ * release (settings/legacy.ts). `resolveEngineConfig` fills every default, so a result's
+ * `config` always says which rule ran. Defaults are inseq's ReAGent defaults
+ * (reference/reagent.md §2.9) except joint mode's measured stopping rule.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseConfig } from "../config-issues.js";
+import { ConfigError } from "../errors.js";
+import { faithfulnessSchema, faithfulnessSettingsSchema, type FaithfulnessSettings } from "./settings/faithfulness.js";
+import { ENGINE_DEPRECATED_FIELDS, liftLegacyEngineFields } from "./settings/legacy.js";
+import { methodSchema, methodSettingsSchema, modeIds, type MethodSettings, type ReagentSettings } from "./settings/method.js";
+import { samplerSchema, samplerSettingsSchema, type SamplerSettings } from "./settings/sampler.js";
+import { stoppingSchema, stoppingSettingsSchema, type StoppingSettings } from "./settings/stopping.js";
+import { unitsSchema, type unitsSettingsSchema, type UnitsSettings } from "./settings/units.js";
 
-export const methodIds = ["reagent", "loo", "random"] as const;
-export type MethodId = (typeof methodIds)[number];
+export { methodIds, modeIds, type MethodId, type ModeId, type ReagentSettings, type MethodSettings } from "./settings/method.js";
+export { samplerIds, samplerDescriptions, type SamplerId, type SamplerSettings } from "./settings/sampler.js";
+export { stoppingIds, JOINT_DEFAULT_MIN_STEPS, keptCount, type StoppingId, type StoppingSettings } from "./settings/stopping.js";
+export { unitLevels, type UnitLevel, type UnitsSettings } from "./settings/units.js";
+export type { FaithfulnessSettings } from "./settings/faithfulness.js";
+export { ENGINE_DEPRECATED_FIELDS, deprecatedEngineFields, type DeprecatedField } from "./settings/legacy.js";
 
-export const modeIds = ["joint", "reference"] as const;
-export type ModeId = (typeof modeIds)[number];
+export const aggregationIds = ["probes", "pooled"] as const;
 
-export const samplerIds = ["uniform", "pos", "mlm", "self"] as const;
-export type SamplerId = (typeof samplerIds)[number];
+const deprecated = (field: string) => `Deprecated: use ${ENGINE_DEPRECATED_FIELDS[field] as string}`;
 
-export const samplerDescriptions: Record<SamplerId, string> = {
-  uniform: "a uniformly random vocabulary token (never a special token)",
-  pos: "a random token with the same part-of-speech tag, as in the released ReAGent code (POS table built per tokenizer, cached on disk)",
-  mlm: "a masked LM's prediction for the masked token, mapped back into the target vocabulary, as the ReAGent paper describes (RoBERTa-style)",
-  self: "one of the target model's own top-k predictions for that position, from the unperturbed pass",
+/** The flat names of 0.1, accepted for one release (lifted into their sections before parsing). */
+const legacyShape = {
+  mode: z.enum(modeIds).optional().describe(deprecated("mode")),
+  num_probes: z.number().int().min(1).optional().describe(deprecated("num_probes")),
+  replacing_ratio: z.number().gt(0).lt(1).optional().describe(deprecated("replacing_ratio")),
+  max_steps: z.number().int().min(1).optional().describe(deprecated("max_steps")),
+  clamp_eps: z.number().gt(0).lt(0.1).optional().describe(deprecated("clamp_eps")),
+  loo_samples: z.number().int().min(1).optional().describe(deprecated("loo_samples")),
+  keep_top_n: z.number().int().min(1).optional().describe(deprecated("keep_top_n")),
+  stopping_top_k: z.number().int().min(1).optional().describe(deprecated("stopping_top_k")),
+  check_every: z.number().int().min(1).optional().describe(deprecated("check_every")),
+  min_steps: z.number().int().min(0).optional().describe(deprecated("min_steps")),
+  patience: z.number().int().min(0).optional().describe(deprecated("patience")),
+  mlm_top_k: z.number().int().min(1).optional().describe(deprecated("mlm_top_k")),
+  self_top_k: z.number().int().min(1).optional().describe(deprecated("self_top_k")),
 };
 
-export const engineConfigSchema = z
+/** The engine section as written (sections may be shorthand; `stopping` and `refine_top` default by method). Extend it, then wrap with `engineSettingsFrom`. */
+export const engineSettingsObject = z
   .object({
-    method: z.enum(methodIds).default("reagent").describe("reagent: the ReAGent method; loo: leave-one-out occlusion baseline; random: random-attribution baseline"),
-    mode: z
-      .enum(modeIds)
-      .default("joint")
-      .describe("joint: one teacher-forced pass scores every completion position per probe step; reference: the published per-target loop"),
-    sampler: z.enum(samplerIds).default("pos").describe("How replacement tokens are drawn"),
-    replacing_ratio: z.number().gt(0).lt(1).default(0.3).describe("r: Bernoulli probability that a position is replaced in an update step"),
-    keep_top_n: z.number().int().min(1).default(5).describe("n: positions kept in the stopping check"),
-    stopping_top_k: z.number().int().min(1).default(3).describe("k: a probe stops once the target is in the model's top-k"),
-    max_steps: z.number().int().min(1).default(3000).describe("T_max: step cap per probe"),
-    num_probes: z.number().int().min(1).default(16).describe("B: independent probes per target token"),
-    seed: z.number().int().min(0).default(42).describe("Random seed; the same seed, input and settings give the same result"),
-    clamp_eps: z.number().gt(0).lt(0.1).default(1e-6).describe("Δp is clamped to (-1+eps, 1-eps) before atanh (a documented deviation: the original gives ±inf)"),
-    check_every: z
-      .number()
-      .int()
-      .min(1)
-      .default(1)
-      .describe(
-        "Joint mode: run a probe's stopping check after every this-many updates it received. 1 = after every update, as published (reference mode always does). Larger values save checks but let extra updates reshuffle a probe that could have stopped: measured to lower recall (docs/attribution.md)",
-      ),
-    stopping: z
-      .enum(["probe", "ensemble"])
-      .optional()
-      .describe(
-        "`probe` checks every probe on its own top-n (as published; reference mode always does); `ensemble` (a deviation, joint mode only) checks each target once per step on the top-n of its probes' mean and stops all its probes together. Default: ensemble in joint mode (measured: equal recall at a fraction of the sequences, docs/benchmarks.md), probe in reference mode",
-      ),
-    min_steps: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe(
-        "Joint mode: no stopping check before a probe (with ensemble stopping: every probe of the target) received this many updates, so the importance rests on at least that much evidence (0 = check from the first update, as published). Default: 50 in joint mode with ensemble stopping, else 0",
-      ),
-    patience: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe(
-        "Joint mode: give a target up after this many steps when none of its probes converged (converged: false, mean over all probes, as at T_max); 0 = only T_max. Default: twice min_steps",
-      ),
+    method: methodSchema.prefault("reagent"),
+    sampler: samplerSchema.prefault("pos"),
+    stopping: stoppingSchema.optional(),
     aggregation: z
-      .enum(["probes", "pooled"])
+      .enum(aggregationIds)
       .default("probes")
       .describe(
-        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, i.e. one score carrying every probe's updates (docs/attribution.md)",
+        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, one score carrying every probe's updates (docs/attribution.md)",
       ),
+    units: unitsSchema.prefault("token"),
+    faithfulness: faithfulnessSchema.prefault("off"),
+    seed: z.number().int().min(0).default(42).describe("Random seed; the same seed, input and settings give the same result"),
     max_targets: z.number().int().min(1).default(64).describe("Attribute at most this many completion tokens (the first ones)"),
-    mlm_top_k: z.number().int().min(1).default(5).describe("mlm sampler: draw among the masked LM's top-k predictions (1 = argmax)"),
-    self_top_k: z.number().int().min(1).default(5).describe("self sampler: draw among the target model's top-k predictions"),
-    loo_samples: z.number().int().min(1).default(1).describe("loo baseline: replacement draws averaged per position"),
+    ...legacyShape,
   })
-  .strict()
-  .superRefine((cfg, ctx) => {
-    const eff = stoppingRule(cfg);
-    if (eff.patience > 0 && eff.patience <= eff.min_steps) {
-      ctx.addIssue({ code: "custom", path: ["patience"], message: `patience ${eff.patience} would give every target up before its first stopping check (min_steps ${eff.min_steps})` });
-    }
-    // Reference mode is the published loop: a joint-only deviation set with it would be silently ignored.
-    if (cfg.method !== "reagent" || cfg.mode !== "reference") return;
-    if (cfg.check_every !== 1) ctx.addIssue({ code: "custom", path: ["check_every"], message: "check_every applies to joint mode only; reference mode checks every probe after every update" });
-    if ((cfg.min_steps ?? 0) !== 0) ctx.addIssue({ code: "custom", path: ["min_steps"], message: "min_steps applies to joint mode only; reference mode checks after every update" });
-    if ((cfg.patience ?? 0) !== 0) ctx.addIssue({ code: "custom", path: ["patience"], message: "patience applies to joint mode only; reference mode stops at max_steps" });
-    if (cfg.aggregation !== "probes") ctx.addIssue({ code: "custom", path: ["aggregation"], message: "aggregation: pooled applies to joint mode only; reference mode averages its converged probes as published" });
-    if ((cfg.stopping ?? "probe") !== "probe") ctx.addIssue({ code: "custom", path: ["stopping"], message: "stopping: ensemble applies to joint mode only; use mode: joint" });
-  });
+  .strict();
 
-type ParsedEngineConfig = z.infer<typeof engineConfigSchema>;
-type StoppingRule = { stopping: "probe" | "ensemble"; min_steps: number; patience: number };
-/** Resolved settings: the stopping rule is always explicit, so every result says which one produced it. */
-export type EngineConfig = Omit<ParsedEngineConfig, keyof StoppingRule> & StoppingRule;
-export type EngineConfigInput = z.input<typeof engineConfigSchema>;
+type ParsedSettings = z.output<typeof engineSettingsObject>;
 
-/** Joint mode's default: ensemble checks after 50 updates (docs/benchmarks.md: equal recall, 7.4x fewer sequences than reference mode). */
-export const JOINT_DEFAULT_MIN_STEPS = 50;
-
-/** The stopping rule a configuration runs with: what was set, else its mode's default. */
-export function stoppingRule(cfg: Pick<ParsedEngineConfig, "method" | "mode" | keyof StoppingRule>): StoppingRule {
-  const joint = cfg.method === "reagent" && cfg.mode === "joint";
-  const stopping = cfg.stopping ?? (joint ? "ensemble" : "probe");
-  const min_steps = cfg.min_steps ?? (joint && stopping === "ensemble" ? JOINT_DEFAULT_MIN_STEPS : 0);
-  return { stopping, min_steps, patience: cfg.patience ?? (joint ? 2 * min_steps : 0) };
+/** The engine section schema (deprecated names lifted, cross-section rules checked) around `obj`, which may extend `engineSettingsObject`. */
+export function engineSettingsFrom<T extends z.ZodObject>(obj: T) {
+  return z.preprocess(liftLegacyEngineFields, obj.superRefine((cfg, ctx) => checkSettings(cfg as unknown as ParsedSettings, ctx)));
 }
 
-export function resolveEngineConfig(input: EngineConfigInput = {}): EngineConfig {
-  const parsed = parseConfig(engineConfigSchema, input, { what: "resolving the engine settings" });
-  return { ...parsed, ...stoppingRule(parsed) };
+export const engineSettingsSchema = engineSettingsFrom(engineSettingsObject).describe("Attribution engine settings (src/attribution/config.ts)");
+
+/** Resolved settings, every default filled: what results carry in `config`. */
+export const resolvedEngineConfigSchema = z
+  .object({
+    method: methodSettingsSchema,
+    sampler: samplerSettingsSchema,
+    stopping: stoppingSettingsSchema.describe("The stopping rule that ran (ReAGent only; the default of the method otherwise)"),
+    aggregation: z.enum(aggregationIds),
+    units: z.union([
+      z.object({ type: z.literal("token") }).strict(),
+      z.object({ type: z.enum(["sentence", "paragraph", "message", "segment"]), refine_top: z.number().int().min(0) }).strict(),
+    ]),
+    faithfulness: faithfulnessSettingsSchema,
+    seed: z.number().int().min(0),
+    max_targets: z.number().int().min(1),
+  })
+  .strict();
+
+export type EngineConfig = Omit<z.output<typeof resolvedEngineConfigSchema>, "units"> & { units: UnitsSettings };
+/** Settings as a user writes them: each section as its type name or an object with its knobs. */
+export type EngineConfigInput = Omit<z.input<typeof engineSettingsObject>, "method" | "sampler" | "stopping" | "units" | "faithfulness"> & {
+  method?: MethodSettings["type"] | z.input<typeof methodSettingsSchema>;
+  sampler?: SamplerSettings["type"] | z.input<typeof samplerSettingsSchema>;
+  stopping?: StoppingSettings["type"] | z.input<typeof stoppingSettingsSchema>;
+  units?: UnitsSettings["type"] | z.input<typeof unitsSettingsSchema>;
+  faithfulness?: FaithfulnessSettings["type"] | z.input<typeof faithfulnessSettingsSchema>;
+};
+
+/** The stopping rule a method runs with when none is set: joint ReAGent's ensemble rule, else the published one. */
+function defaultStopping(method: ParsedSettings["method"]): StoppingSettings {
+  const joint = method.type === "reagent" && method.mode === "joint";
+  return stoppingSettingsSchema.parse({ type: joint ? "ensemble" : "probe" });
+}
+
+function resolveParsed(p: ParsedSettings): EngineConfig {
+  const units: UnitsSettings = p.units.type === "token" ? { type: "token" } : { type: p.units.type, refine_top: p.units.refine_top ?? (p.method.type === "reagent" ? 1 : 0) };
+  return {
+    method: p.method,
+    sampler: p.sampler,
+    stopping: p.stopping ?? defaultStopping(p.method),
+    aggregation: p.aggregation,
+    units,
+    faithfulness: p.faithfulness,
+    seed: p.seed,
+    max_targets: p.max_targets,
+  };
+}
+
+function checkSettings(cfg: ParsedSettings, ctx: z.core.$RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: "custom", path, message, input: cfg });
+  const m = cfg.method;
+  const rule = cfg.stopping ?? defaultStopping(m);
+  if (rule.patience > 0 && rule.patience <= rule.min_steps) {
+    issue(["stopping", "patience"], `patience ${rule.patience} would give every target up before its first stopping check (min_steps ${rule.min_steps})`);
+  }
+  if (cfg.units.type !== "token" && (cfg.units.refine_top ?? 0) > 0 && m.type !== "reagent") {
+    issue(["units", "refine_top"], `refine_top applies to method reagent only (segment-first attribution); ${m.type} reports unit scores spread over each unit's tokens`);
+  }
+  if (m.type !== "reagent" || m.mode !== "reference") return;
+  // Reference mode is the published loop: a joint-only deviation set with it would be silently ignored.
+  if (rule.type !== "probe") issue(["stopping"], `stopping: ${rule.type} applies to joint mode only; use mode: joint`);
+  else {
+    if (rule.check_every !== 1) issue(["stopping", "check_every"], "check_every applies to joint mode only; reference mode checks every probe after every update");
+    if (rule.min_steps !== 0) issue(["stopping", "min_steps"], "min_steps applies to joint mode only; reference mode checks after every update");
+    if (rule.patience !== 0) issue(["stopping", "patience"], "patience applies to joint mode only; reference mode stops at max_steps");
+  }
+  if (cfg.aggregation !== "probes") issue(["aggregation"], "aggregation: pooled applies to joint mode only; reference mode averages its converged probes as published");
+  if (cfg.units.type !== "token") issue(["units"], `units: ${cfg.units.type} applies to joint mode only; reference mode is the published token-level loop`);
+}
+
+/** Parses (or re-parses) engine settings and fills every default. */
+export function resolveEngineConfig(input: unknown = {}): EngineConfig {
+  return resolveParsed(parseConfig(engineSettingsSchema, input, { what: "resolving the engine settings" }) as ParsedSettings);
+}
+
+/** The ReAGent knobs of a config whose method is reagent (methods call this; anything else is a wiring bug). */
+export function reagentSettings(cfg: EngineConfig): ReagentSettings {
+  if (cfg.method.type !== "reagent") throw new ConfigError({ what: "running ReAGent", why: `the method is ${cfg.method.type}`, path: "method" });
+  return cfg.method;
+}
+
+/**
+ * The settings as 0.1 resolved them, when the config uses nothing newer: hashing that keeps the
+ * config hash, and so every attribution id, unchanged across the move to sections.
+ */
+function legacyView(cfg: EngineConfig): Record<string, unknown> | undefined {
+  const m = cfg.method;
+  const s = cfg.stopping;
+  if (m.type === "context_cite" || s.type === "restore" || cfg.units.type !== "token" || cfg.faithfulness.type !== "off") return undefined;
+  const r = m.type === "reagent" ? m : undefined;
+  return {
+    method: m.type,
+    mode: r?.mode ?? "joint",
+    sampler: cfg.sampler.type,
+    replacing_ratio: r?.replacing_ratio ?? 0.3,
+    keep_top_n: s.keep_top_n,
+    stopping_top_k: s.top_k,
+    max_steps: r?.max_steps ?? 3000,
+    num_probes: r?.num_probes ?? 16,
+    seed: cfg.seed,
+    clamp_eps: r?.clamp_eps ?? 1e-6,
+    check_every: s.type === "probe" ? s.check_every : 1,
+    stopping: s.type,
+    min_steps: s.min_steps,
+    patience: s.patience,
+    aggregation: cfg.aggregation,
+    max_targets: cfg.max_targets,
+    mlm_top_k: cfg.sampler.type === "mlm" ? cfg.sampler.top_k : 5,
+    self_top_k: cfg.sampler.type === "self" ? cfg.sampler.top_k : 5,
+    loo_samples: m.type === "loo" ? m.samples : 1,
+  };
 }
 
 /** Keys whose values change results: everything but `max_targets` changes only how much is attributed, so it is hashed too. */
 export function configHash(cfg: EngineConfig, extra: Record<string, unknown> = {}): string {
-  const stable = JSON.stringify(sortKeys({ ...cfg, ...extra }));
+  const stable = JSON.stringify(sortKeys({ ...(legacyView(cfg) ?? cfg), ...extra }));
   return createHash("sha256").update(stable).digest("hex").slice(0, 16);
 }
 

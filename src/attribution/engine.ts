@@ -53,9 +53,11 @@ export interface EngineOptions {
 }
 
 function methodFor(cfg: EngineConfig): AttributionMethod {
-  if (cfg.method === "loo") return leaveOneOut;
-  if (cfg.method === "random") return randomAttribution;
-  return cfg.mode === "reference" ? reagentReference : reagentJoint;
+  const m = cfg.method;
+  if (m.type === "loo") return leaveOneOut;
+  if (m.type === "random") return randomAttribution;
+  if (m.type === "context_cite") throw new AttributionError({ what: "choosing the method", why: "context_cite is not implemented yet" });
+  return m.mode === "reference" ? reagentReference : reagentJoint;
 }
 
 export class AttributionEngine {
@@ -71,8 +73,8 @@ export class AttributionEngine {
     opts: EngineOptions = {},
   ) {
     this.config = resolveEngineConfig(config);
-    if (this.sampler.id !== this.config.sampler) {
-      throw new AttributionError({ what: "creating the engine", why: `config names sampler "${this.config.sampler}" but "${this.sampler.id}" was given` });
+    if (this.sampler.id !== this.config.sampler.type) {
+      throw new AttributionError({ what: "creating the engine", why: `config names sampler "${this.config.sampler.type}" but "${this.sampler.id}" was given` });
     }
     this.segments = opts.segments ?? [];
     this.maxSpans = opts.maxSpans ?? 5;
@@ -219,8 +221,8 @@ export class AttributionEngine {
       created_at: new Date().toISOString(),
       engine_version: ENGINE_VERSION,
       model: { scorer_id: this.model.scorer.info.id, kind: this.model.scorer.info.kind, name: this.model.scorer.info.model },
-      method: this.config.method,
-      mode: this.config.method === "reagent" ? this.config.mode : null,
+      method: this.config.method.type,
+      mode: this.config.method.type === "reagent" ? this.config.method.mode : null,
       sampler: this.sampler.id,
       sampler_description: this.sampler.description,
       config: this.config,

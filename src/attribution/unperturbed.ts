@@ -17,7 +17,9 @@ export async function unperturbedPass(input: TargetsInput, deps: MethodDeps, wan
   const positions: number[] = [];
   const from = wantTopKTable ? 1 : P;
   for (let t = Math.max(1, from); t < input.ids.length; t++) positions.push(t);
-  const topK = wantTopKTable ? Math.max(deps.config.self_top_k + 1, deps.config.stopping_top_k) : deps.config.stopping_top_k;
+  const k = deps.config.stopping.top_k;
+  const selfTopK = deps.config.sampler.type === "self" ? deps.config.sampler.top_k : 5;
+  const topK = wantTopKTable ? Math.max(selfTopK + 1, k) : k;
   const [scored] = await deps.scorer.score([{ ids: input.ids, positions }], { topK, ...(deps.signal ? { signal: deps.signal } : {}) });
   const byPos = new Map((scored?.positions ?? []).map((p) => [p.position, p]));
   const pOriginal: number[] = [];

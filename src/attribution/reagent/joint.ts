@@ -30,6 +30,7 @@
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */
 import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "../targets.js";
+import { reagentSettings } from "../config.js";
 import { probabilityOf, samplerContext } from "../targets.js";
 import { unperturbedPass } from "../unperturbed.js";
 import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, scoreOf, stoppingReplacement } from "./probes.js";
@@ -49,9 +50,12 @@ interface TargetState {
 
 export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promise<MethodOutput> {
   const cfg = deps.config;
+  const m = reagentSettings(cfg);
+  const rule = cfg.stopping;
+  const checkEvery = rule.type === "probe" ? rule.check_every : 1;
   const P = input.promptLength;
   const warnings: string[] = [];
-  const opts = { topK: cfg.stopping_top_k, ...(deps.signal ? { signal: deps.signal } : {}) };
+  const opts = { topK: rule.top_k, ...(deps.signal ? { signal: deps.signal } : {}) };
   if (input.targets.length === 0) return { targets: [], warnings };
 
   const base = await unperturbedPass(input, deps, deps.sampler.id === "self");
@@ -70,7 +74,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
       position,
       y: input.ids[position] as number,
       pOrig: base.pOriginal[t] as number,
-      probes: new ProbeSet(position, replaceable, cfg.num_probes, deps.rng.fork(`target:${t}`)),
+      probes: new ProbeSet(position, replaceable, m.num_probes, deps.rng.fork(`target:${t}`)),
       replaceable,
       steps: 0,
     };
@@ -78,15 +82,15 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
   const rng = deps.rng.fork("joint");
 
   let step = 0;
-  while (step < cfg.max_steps && states.some((s) => !s.probes.allStopped())) {
+  while (step < m.max_steps && states.some((s) => !s.probes.allStopped())) {
     deps.signal?.throwIfAborted();
     step++;
     for (const s of states) if (!s.probes.allStopped()) s.steps = step;
 
     // Update: one teacher-forced sequence per probe index that still has a live target.
     const probeIdx: number[] = [];
-    for (let b = 0; b < cfg.num_probes; b++) if (states.some((s) => s.probes.isLive(b))) probeIdx.push(b);
-    const masks = probeIdx.map(() => drawReplacement(seqLen - 1, ctxReplaceable, cfg.replacing_ratio, rng));
+    for (let b = 0; b < m.num_probes; b++) if (states.some((s) => s.probes.isLive(b))) probeIdx.push(b);
+    const masks = probeIdx.map(() => drawReplacement(seqLen - 1, ctxReplaceable, m.replacing_ratio, rng));
     const perturbed = await deps.sampler.sample(
       masks.map((replace) => ({ ids: seq, replace: [...replace, false] })),
       rng,
@@ -107,7 +111,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
       for (const s of states) {
         if (!s.probes.isLive(b) || mask[s.position]) continue;
         const p = probabilityOf(byPos.get(s.position)?.logprob ?? null, `scoring a joint update step at position ${s.position}`);
-        applyUpdate(s.probes.z[b] as Float64Array, mask, s.replaceable, s.pOrig - p, cfg.clamp_eps);
+        applyUpdate(s.probes.z[b] as Float64Array, mask, s.replaceable, s.pOrig - p, m.clamp_eps);
         s.probes.steps[b] = (s.probes.steps[b] as number) + 1;
         updated.add(`${s.t}:${b}`);
       }
@@ -116,24 +120,24 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
     // Stopping checks for every live (target, probe) pair that is due, in one batch.
     const due: { s: TargetState; b: number; ids: readonly number[]; replace: boolean[] }[] = [];
     for (const s of states) {
-      if (cfg.stopping === "ensemble") {
+      if (rule.type === "ensemble") {
         const live = s.probes.live();
         if (live.length === 0 || !live.some((b) => updated.has(`${s.t}:${b}`))) continue;
-        if (step < cfg.max_steps && live.some((b) => (s.probes.steps[b] as number) < cfg.min_steps)) continue;
+        if (step < m.max_steps && live.some((b) => (s.probes.steps[b] as number) < rule.min_steps)) continue;
         const mean = scoreOf(s.probes.z, s.replaceable, s.position, cfg.aggregation);
-        const { replace } = stoppingReplacement(mean, s.replaceable, cfg.keep_top_n);
+        const { replace } = stoppingReplacement(mean, s.replaceable, rule.keep_top_n);
         due.push({ s, b: ALL_PROBES, ids: seq.slice(0, s.position), replace });
         continue;
       }
       for (const b of s.probes.live()) {
         // Update first, then check (as the original orders each step): no check before a probe's first update.
         if ((s.probes.steps[b] as number) === 0) continue;
-        if (step < cfg.max_steps && (s.probes.steps[b] as number) < cfg.min_steps) continue;
+        if (step < m.max_steps && (s.probes.steps[b] as number) < rule.min_steps) continue;
         const z = s.probes.z[b] as Float64Array;
         // Check right after an update (the original's order), on every check_every-th update.
-        const last = step >= cfg.max_steps;
-        if (!last && (!updated.has(`${s.t}:${b}`) || (s.probes.steps[b] as number) % cfg.check_every !== 0)) continue;
-        const { replace } = stoppingReplacement(z, s.replaceable, cfg.keep_top_n);
+        const last = step >= m.max_steps;
+        if (!last && (!updated.has(`${s.t}:${b}`) || (s.probes.steps[b] as number) % checkEvery !== 0)) continue;
+        const { replace } = stoppingReplacement(z, s.replaceable, rule.keep_top_n);
         due.push({ s, b, ids: seq.slice(0, s.position), replace });
       }
     }
@@ -144,7 +148,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
         opts,
       );
       due.forEach((d, j) => {
-        const passed = (chk[j]?.positions[0]?.topK ?? []).slice(0, cfg.stopping_top_k).includes(d.s.y);
+        const passed = (chk[j]?.positions[0]?.topK ?? []).slice(0, rule.top_k).includes(d.s.y);
         if (d.b === ALL_PROBES) {
           if (passed) d.s.probes.stopped.fill(true);
           return;
@@ -154,7 +158,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
     }
     for (const s of states) {
       if (s.probes.allStopped()) continue;
-      if (cfg.patience > 0 && step >= cfg.patience && s.probes.convergedCount() === 0) s.probes.retireLive();
+      if (rule.patience > 0 && step >= rule.patience && s.probes.convergedCount() === 0) s.probes.retireLive();
     }
     const live = states.reduce((n, s) => n + s.probes.live().length, 0);
     const doneTargets = states.filter((s) => s.probes.allStopped()).length;
@@ -164,7 +168,7 @@ export async function reagentJoint(input: TargetsInput, deps: MethodDeps): Promi
   const out: TargetAttribution[] = states.map((s) => {
     const agg = aggregateProbes(s.probes, cfg.aggregation);
     if (!agg.converged) {
-      const limit = s.steps < cfg.max_steps && cfg.patience > 0 ? `${s.steps} steps (patience)` : `${cfg.max_steps} steps`;
+      const limit = s.steps < m.max_steps && rule.patience > 0 ? `${s.steps} steps (patience)` : `${m.max_steps} steps`;
       warnings.push(`target ${s.t}: no probe converged within ${limit}; importance is the mean over all probes`);
     }
     return {

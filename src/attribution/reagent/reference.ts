@@ -9,18 +9,20 @@
  * Cost per target: 1 + Σ_steps 2·(live probes) sequences.
  */
 import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "../targets.js";
+import { reagentSettings } from "../config.js";
 import { probabilityOf, samplerContext } from "../targets.js";
 import { unperturbedPass } from "../unperturbed.js";
 import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, stoppingReplacement } from "./probes.js";
 
 export async function reagentReference(input: TargetsInput, deps: MethodDeps): Promise<MethodOutput> {
-  const cfg = deps.config;
+  const m = reagentSettings(deps.config);
+  const rule = deps.config.stopping;
   const P = input.promptLength;
   const warnings: string[] = [];
   const needTable = deps.sampler.id === "self";
   const table = needTable ? (await unperturbedPass(input, deps, true)).topKByPosition : undefined;
   const sctx = samplerContext(input.ids, table);
-  const opts = { topK: cfg.stopping_top_k, ...(deps.signal ? { signal: deps.signal } : {}) };
+  const opts = { topK: rule.top_k, ...(deps.signal ? { signal: deps.signal } : {}) };
   const out: TargetAttribution[] = [];
 
   for (const [done, t] of input.targets.entries()) {
@@ -34,35 +36,35 @@ export async function reagentReference(input: TargetsInput, deps: MethodDeps): P
     const [orig] = await deps.scorer.score([{ ids: [...ctx, y], positions: [L] }], opts);
     const pOrig = probabilityOf(orig?.positions[0]?.logprob ?? null, `scoring target ${t} in its original context`);
 
-    const probes = new ProbeSet(L, replaceable, cfg.num_probes, rng);
+    const probes = new ProbeSet(L, replaceable, m.num_probes, rng);
     let step = 0;
-    while (step < cfg.max_steps && !probes.allStopped()) {
+    while (step < m.max_steps && !probes.allStopped()) {
       deps.signal?.throwIfAborted();
       step++;
       const live = probes.live();
 
       // Update: Bernoulli(r) replacement, Δp of the target, z += ±2·atanh(Δp).
-      const masks = live.map(() => drawReplacement(L, replaceable, cfg.replacing_ratio, rng));
+      const masks = live.map(() => drawReplacement(L, replaceable, m.replacing_ratio, rng));
       const perturbed = await deps.sampler.sample(masks.map((replace) => ({ ids: ctx, replace })), rng, sctx);
       const upd = await deps.scorer.score(perturbed.map((ids) => ({ ids: [...ids, y], positions: [L] })), opts);
       live.forEach((b, j) => {
         const p = probabilityOf(upd[j]?.positions[0]?.logprob ?? null, `scoring an update step of target ${t}`);
-        applyUpdate(probes.z[b] as Float64Array, masks[j] as boolean[], replaceable, pOrig - p, cfg.clamp_eps);
+        applyUpdate(probes.z[b] as Float64Array, masks[j] as boolean[], replaceable, pOrig - p, m.clamp_eps);
         probes.steps[b] = step;
       });
 
       // Stopping check: keep the top-n, replace the rest, stop once y is in the top-k.
-      const checks = live.map((b) => stoppingReplacement(probes.z[b] as Float64Array, replaceable, cfg.keep_top_n).replace);
+      const checks = live.map((b) => stoppingReplacement(probes.z[b] as Float64Array, replaceable, rule.keep_top_n).replace);
       const kept = await deps.sampler.sample(checks.map((replace) => ({ ids: ctx, replace })), rng, sctx);
       const chk = await deps.scorer.score(kept.map((ids) => ({ ids: [...ids, y], positions: [L] })), opts);
       live.forEach((b, j) => {
-        if ((chk[j]?.positions[0]?.topK ?? []).slice(0, cfg.stopping_top_k).includes(y)) probes.stopped[b] = true;
+        if ((chk[j]?.positions[0]?.topK ?? []).slice(0, rule.top_k).includes(y)) probes.stopped[b] = true;
       });
       deps.onProgress?.({ phase: "probing", targetsDone: done, targetsTotal: input.targets.length, step, liveProbes: probes.live().length });
     }
 
     const agg = aggregateProbes(probes);
-    if (!agg.converged) warnings.push(`target ${t}: no probe converged within ${cfg.max_steps} steps; importance is the mean over all probes`);
+    if (!agg.converged) warnings.push(`target ${t}: no probe converged within ${m.max_steps} steps; importance is the mean over all probes`);
     out.push({
       index: t,
       tokenId: y,

@@ -63,7 +63,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
 
   const color = shouldColor(process.stdout);
   const results: AttributionResult[] = [];
-  const engineDesc = config.engine.method === "reagent" ? `ReAGent ${config.engine.mode} mode, ${config.engine.sampler} sampler, ${config.engine.num_probes} probes, ≤${config.engine.max_steps} steps` : config.engine.method;
+  const m = config.engine.method;
+  const engineDesc = m.type === "reagent" ? `ReAGent ${m.mode} mode, ${config.engine.sampler.type} sampler, ${m.num_probes} probes, ≤${m.max_steps} steps` : m.type;
   process.stdout.write(`reagent-stream demo: ${DEMO_RECORDS.replace(`${ROOT}/`, "")} -> sampler -> ${engineDesc} on ${config.scorer?.path?.replace(`${ROOT}/`, "") ?? "?"} -> ${config.sinks.map((s) => s.type).join(" + ")}\n\n`);
   const worker = await buildWorker(config, { logger: createLogger(config.logging.level), env, onResult: (r) => results.push(r) });
   const summary = await worker.run();

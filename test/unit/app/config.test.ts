@@ -30,7 +30,7 @@ describe("config loading", () => {
     const c = parseWorkerConfig(minimal, "t", {});
     expect(c.sampling.rate).toBe(0.01);
     expect(c.pipeline.concurrency).toBe(1);
-    expect(c.engine.method).toBe("reagent");
+    expect(c.engine.method).toMatchObject({ type: "reagent", mode: "joint" });
     expect(c.mapping.preset).toBe("auto");
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { resolveEngineConfig, type EngineConfigInput } from "../../../src/attribution/config.js";
+import { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from "../../../src/attribution/config.js";
 import { reagentJoint } from "../../../src/attribution/reagent/joint.js";
 import { reagentReference } from "../../../src/attribution/reagent/reference.js";
 import { leaveOneOut, randomAttribution } from "../../../src/attribution/baselines.js";
@@ -35,9 +35,10 @@ const prompt = [0, 3, 4, 5, 7, 9, 10, 11, 12, 13, 14];
 const keyPos = 4;
 
 // Joint mode with the ensemble stopping check (one check per target on its probes' mean).
-const jointEnsemble: AttributionMethod = (inp, deps) => reagentJoint(inp, { ...deps, config: { ...deps.config, stopping: "ensemble" } });
+const asEnsemble = (s: EngineConfig["stopping"]): EngineConfig["stopping"] => ({ type: "ensemble", keep_top_n: s.keep_top_n, top_k: s.top_k, min_steps: s.min_steps, patience: s.patience });
+const jointEnsemble: AttributionMethod = (inp, deps) => reagentJoint(inp, { ...deps, config: { ...deps.config, stopping: asEnsemble(deps.config.stopping) } });
 // ... and the pooled aggregation (softmax of the probes' mean z), which its ensemble check also ranks by.
-const jointPooled: AttributionMethod = (inp, deps) => reagentJoint(inp, { ...deps, config: { ...deps.config, stopping: "ensemble", aggregation: "pooled" } });
+const jointPooled: AttributionMethod = (inp, deps) => reagentJoint(inp, { ...deps, config: { ...deps.config, stopping: asEnsemble(deps.config.stopping), aggregation: "pooled" } });
 
 describe.each([
   ["reference", reagentReference, 8],
@@ -180,11 +181,14 @@ describe("leave-one-out", () => {
 
 describe("joint mode min_steps and patience", () => {
   it("default by mode: joint ensemble after 50 updates with patience 100, reference the published rule", () => {
-    expect(resolveEngineConfig({})).toMatchObject({ mode: "joint", stopping: "ensemble", min_steps: 50, patience: 100 });
-    expect(resolveEngineConfig({ mode: "reference" })).toMatchObject({ stopping: "probe", min_steps: 0, patience: 0 });
-    expect(resolveEngineConfig({ stopping: "probe" })).toMatchObject({ stopping: "probe", min_steps: 0, patience: 0 });
-    expect(resolveEngineConfig({ min_steps: 30 })).toMatchObject({ stopping: "ensemble", min_steps: 30, patience: 60 });
-    expect(resolveEngineConfig({ method: "loo" })).toMatchObject({ stopping: "probe", min_steps: 0, patience: 0 });
+    expect(resolveEngineConfig({})).toMatchObject({ method: { mode: "joint" }, stopping: { type: "ensemble", min_steps: 50, patience: 100 } });
+    expect(resolveEngineConfig({ method: { type: "reagent", mode: "reference" } }).stopping).toMatchObject({ type: "probe", min_steps: 0, patience: 0 });
+    expect(resolveEngineConfig({ stopping: "probe" }).stopping).toMatchObject({ type: "probe", min_steps: 0, patience: 0 });
+    expect(resolveEngineConfig({ stopping: { type: "ensemble", min_steps: 30 } }).stopping).toMatchObject({ type: "ensemble", min_steps: 30, patience: 100 });
+    expect(resolveEngineConfig({ method: "loo" }).stopping).toMatchObject({ type: "probe", min_steps: 0, patience: 0 });
+    // The deprecated flat names resolve as they did in 0.1 (patience twice min_steps in joint mode).
+    expect(resolveEngineConfig({ mode: "reference" }).stopping).toMatchObject({ type: "probe", min_steps: 0, patience: 0 });
+    expect(resolveEngineConfig({ min_steps: 30 }).stopping).toMatchObject({ type: "ensemble", min_steps: 30, patience: 60 });
     // A resolved configuration resolves to itself (results carry it; the hash must not move).
     const cfg = resolveEngineConfig({ seed: 3 });
     expect(resolveEngineConfig(cfg)).toEqual(cfg);

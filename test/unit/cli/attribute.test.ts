@@ -19,7 +19,12 @@ describe("reagent-stream attribute (real CLI, bundled model)", () => {
     const r = cli(["--prompt", PROMPT, "--generate", "1", "--stopping", "ensemble", "--min-steps", "10", "--patience", "20", "--aggregation", "pooled", "--seed", "7", "--json", ...FAST]);
     expect(r.status, r.stderr).toBe(0);
     const result = attributionResultSchema.parse(JSON.parse(r.stdout));
-    expect(result.config).toMatchObject({ mode: "joint", stopping: "ensemble", min_steps: 10, patience: 20, aggregation: "pooled", seed: 7, num_probes: 4, max_steps: 40 });
+    expect(result.config).toMatchObject({
+      method: { type: "reagent", mode: "joint", num_probes: 4, max_steps: 40 },
+      stopping: { type: "ensemble", min_steps: 10, patience: 20 },
+      aggregation: "pooled",
+      seed: 7,
+    });
     expect(result.completion.text).toBe(" Athens");
     expect(result.spans.length).toBeGreaterThan(0);
   });
@@ -44,8 +49,10 @@ describe("engine settings", () => {
   it("refuse joint-only deviations with reference mode, naming the field", () => {
     expect(() => resolveEngineConfig({ mode: "reference", stopping: "ensemble" })).toThrow(ConfigError);
     expect(() => resolveEngineConfig({ mode: "reference", check_every: 4 })).toThrow(/check_every/);
-    expect(resolveEngineConfig({ mode: "joint", stopping: "ensemble", check_every: 4 })).toMatchObject({ stopping: "ensemble", check_every: 4 });
-    expect(resolveEngineConfig({ method: "loo", mode: "reference" }).stopping).toBe("probe");
+    // check_every is the per-probe rule's knob; the flat schema accepted (and ignored) it with ensemble stopping.
+    expect(resolveEngineConfig({ mode: "joint", stopping: "ensemble", check_every: 4 }).stopping).toEqual({ type: "ensemble", keep_top_n: 5, top_k: 3, min_steps: 50, patience: 100 });
+    expect(resolveEngineConfig({ stopping: "probe", check_every: 4 }).stopping).toMatchObject({ type: "probe", check_every: 4 });
+    expect(resolveEngineConfig({ method: "loo", mode: "reference" }).stopping.type).toBe("probe");
     expect(() => resolveEngineConfig({ mode: "reference", aggregation: "pooled" })).toThrow(/aggregation/);
   });
 });
