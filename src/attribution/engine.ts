@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { AttributionResult, RecordContext, ResultToken } from "../../schemas/attribution-result.js";
 import { RESULT_SCHEMA_VERSION, emptyRecordContext } from "../../schemas/attribution-result.js";
-import { AttributionError, InputRejectedError, ReagentError, errorMessage } from "../errors.js";
+import { AttributionError, ConfigError, InputRejectedError, ReagentError, errorMessage } from "../errors.js";
 import { CountingScorer, type Scorer } from "./scorer.js";
 import type { ChatMessage, ChatTemplate, MessageRange } from "../text/chat-template.js";
 import { findRuleSegments, roleSegments, segmentAt, type SegmentRule } from "../text/segments.js";
@@ -56,7 +56,7 @@ function methodFor(cfg: EngineConfig): AttributionMethod {
   const m = cfg.method;
   if (m.type === "loo") return leaveOneOut;
   if (m.type === "random") return randomAttribution;
-  if (m.type === "context_cite") throw new AttributionError({ what: "choosing the method", why: "context_cite is not implemented yet" });
+  if (m.type === "context_cite") throw new AttributionError({ what: "choosing the method", why: "context_cite is not implemented in this build yet" });
   return m.mode === "reference" ? reagentReference : reagentJoint;
 }
 
@@ -73,6 +73,13 @@ export class AttributionEngine {
     opts: EngineOptions = {},
   ) {
     this.config = resolveEngineConfig(config);
+    const pending = [
+      this.config.method.type === "context_cite" ? "method: context_cite" : "",
+      this.config.stopping.type === "restore" ? "stopping: restore" : "",
+      this.config.units.type !== "token" ? `units: ${this.config.units.type}` : "",
+      this.config.faithfulness.type !== "off" ? `faithfulness: ${this.config.faithfulness.type}` : "",
+    ].filter(Boolean);
+    if (pending.length > 0) throw new ConfigError({ what: "creating the engine", why: `${pending.join(", ")} ${pending.length > 1 ? "are" : "is"} not implemented in this build yet`, path: "engine" });
     if (this.sampler.id !== this.config.sampler.type) {
       throw new AttributionError({ what: "creating the engine", why: `config names sampler "${this.config.sampler.type}" but "${this.sampler.id}" was given` });
     }
