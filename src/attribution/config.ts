@@ -147,7 +147,8 @@ function checkSettings(cfg: ParsedSettings, ctx: z.core.$RefinementCtx): void {
 
 /** Parses (or re-parses) engine settings and fills every default. */
 export function resolveEngineConfig(input: unknown = {}): EngineConfig {
-  return resolveParsed(parseConfig(engineSettingsSchema, input, { what: "resolving the engine settings" }) as ParsedSettings);
+  const parsed: ParsedSettings = parseConfig(engineSettingsSchema, input, { what: "resolving the engine settings" });
+  return resolveParsed(parsed);
 }
 
 /** The ReAGent knobs of a config whose method is reagent (methods call this; anything else is a wiring bug). */
