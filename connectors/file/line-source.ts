@@ -1,7 +1,7 @@
 /**
  * Line-oriented sources (JSONL files, stdin): each input is one partition whose offsets are
  * 0-based line numbers. Lines are offered in order; when the pipeline has no room the input
- * waits for resume(). Blank lines are skipped (they still count as lines). Commits go to the
+ * waits for resume(). Blank lines are offered too: the pipeline counts them (skipped, reason `blank`). Commits go to the
  * checkpoint file, if one is configured.
  */
 import type { Readable } from "node:stream";
@@ -24,11 +24,6 @@ export interface LineSourceOptions {
   readonly checkpoint?: string;
   readonly progress?: ProgressMode;
   readonly progressStream?: ProgressStream;
-}
-
-function isBlank(b: Buffer): boolean {
-  for (const c of b) if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
-  return true;
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -109,10 +104,6 @@ export class LineSource implements Source {
         let end = buf.length;
         if (end > 0 && buf[end - 1] === 0x0d) end--;
         const value = buf.subarray(0, end);
-        if (isBlank(value)) {
-          handler.skipped(p, no);
-          return true;
-        }
         const msg: SourceMessage = { partition: p, offset: no, key: null, value: Buffer.from(value), headers: EMPTY_HEADERS, timestamp: null };
         for (;;) {
           if (this.stopped) return false;

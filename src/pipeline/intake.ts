@@ -3,7 +3,7 @@
  * `offer` so the consumer loop never waits on attribution.
  *
  * Each offered message gets an offset ticket from the commit tracker (offsets.ts), is parsed and
- * mapped (invalid: dead letter), and sampled (skipped: its ticket is done at once; sampled: handed
+ * mapped (invalid: dead letter; blank: skipped with reason `blank`), and sampled (skipped: its ticket is done at once; sampled: handed
  * to attribution as a `Job`). Flow control lives here too: a partition with
  * `max_in_flight_per_partition` unfinished tickets is refused (the source pauses it) and resumed
  * once half of them are done. `complete` is the only way a ticket becomes done.
@@ -28,6 +28,12 @@ export interface Job {
   attempts: number;
   /** Whether the "sampled" decision was counted (once, when it first starts). */
   decided: boolean;
+}
+
+/** Only spaces, tabs, CR and LF (or nothing). */
+export function isBlank(b: Buffer): boolean {
+  for (const c of b) if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) return false;
+  return true;
 }
 
 export interface IntakeDeps {
@@ -77,6 +83,12 @@ export class Intake {
       return false;
     }
     d.metrics.recordsConsumed(1, d.source.name);
+    if (isBlank(msg.value)) {
+      // An empty line or message (a tombstone) is no record: counted as skipped, never dead-lettered.
+      d.metrics.recordDecision("skipped", "blank", "unknown");
+      this.complete(t);
+      return true;
+    }
     let record: LlmLogRecord;
     try {
       record = d.mapper.map(msg).record;

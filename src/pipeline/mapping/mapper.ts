@@ -77,6 +77,13 @@ export const mappingConfigSchema = z
       .default("source")
       .describe("A record without a time: source uses the message's timestamp (Kafka's), null leaves it empty"),
     max_record_bytes: z.number().int().min(64).default(4_194_304).describe("Larger messages are dead-lettered unparsed"),
+    max_depth: z
+      .number()
+      .int()
+      .min(8)
+      .max(10_000)
+      .default(64)
+      .describe("JSON nested deeper than this (objects and arrays) is dead-lettered unparsed, with that reason (deep nesting would exhaust the stack)"),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -107,6 +114,23 @@ function contentHashId(value: Buffer): string {
   return `sha256:${createHash("sha256").update(value).digest("hex").slice(0, 32)}`;
 }
 
+/** Whether JSON text nests objects/arrays deeper than `max` (a byte scan that skips strings; no parse). */
+export function jsonDepthOver(b: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 function zodPath(path: readonly PropertyKey[]): string {
   return path.map((p) => String(p)).join(".");
 }
@@ -130,6 +154,11 @@ export class RecordMapper {
       throw this.fail("reading the record", `it is ${raw.value.length} bytes; mapping.max_record_bytes is ${this.config.max_record_bytes}`, [
         { path: "", message: "record too large" },
       ]);
+    }
+    const depth = jsonDepthOver(raw.value, this.config.max_depth);
+    if (depth) {
+      const why = `it is nested deeper than ${this.config.max_depth} levels (mapping.max_depth)`;
+      throw this.fail("parsing the record", why, [{ path: "", message: why }], "parse");
     }
     let doc: unknown;
     try {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { RecordValidationError } from "../../../src/errors.js";
-import { RecordMapper, mappingConfigSchema, type MappingConfigInput } from "../../../src/pipeline/mapping/mapper.js";
+import { RecordMapper, jsonDepthOver, mappingConfigSchema, type MappingConfigInput } from "../../../src/pipeline/mapping/mapper.js";
 import { getPath, parsePath } from "../../../src/pipeline/mapping/paths.js";
 
 interface Case {
@@ -77,6 +77,25 @@ describe("mapping presets (fixtures in test/unit/pipeline/fixtures/mapping)", ()
     const m = new RecordMapper();
     const v = Buffer.from(JSON.stringify({ prompt: "p", completion: "c" }));
     expect(m.map({ value: v }).record).toEqual(m.map({ value: v }).record);
+  });
+
+  it("rejects JSON nested deeper than max_depth before parsing it; brackets inside strings do not count", () => {
+    const nest = (n: number): string => `{"id":"x","prompt":"p","completion":"c","metadata":{"a":${"[".repeat(n)}${"]".repeat(n)}}}`;
+    expect(jsonDepthOver(Buffer.from(nest(10)), 12)).toBe(false);
+    expect(jsonDepthOver(Buffer.from(nest(11)), 12)).toBe(true);
+    // An escaped quote does not end the string: the brackets after it are still text.
+    expect(jsonDepthOver(Buffer.from(JSON.stringify({ a: `${"[".repeat(100)}"[` })), 2)).toBe(false);
+    const err = (() => {
+      try {
+        new RecordMapper({ max_depth: 8 }).map({ value: Buffer.from(nest(20)) });
+      } catch (e) {
+        return e as RecordValidationError;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(RecordValidationError);
+    expect(err?.stage).toBe("parse");
+    expect(err?.message).toMatch(/nested deeper than 8 levels/);
   });
 
   it("rejects records without an id when missing_id is reject, and oversized records", () => {

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { createFileSource, fileSourceConfigSchema } from "../../../connectors/file/source.js";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
 import type { LlmLogRecord } from "../../../schemas/llm-log-record.js";
 import { AttributionError, CircuitOpenError, InputRejectedError, ScoringError, SinkError } from "../../../src/errors.js";
@@ -430,5 +434,35 @@ describe("Pipeline: shutdown always ends (issue 16, item 3)", () => {
     expect(formatSummary(summary)).toMatch(/stdin cannot deliver them again/);
     expect(formatSummary(summary)).not.toMatch(/will be redelivered/);
     expect(formatSummary({ ...summary, redelivers: true })).toMatch(/will be redelivered/);
+  });
+});
+
+describe("Pipeline: odd input is counted and explained (issue 16, item 6)", () => {
+  it("counts blank lines (skipped, reason blank) instead of dropping them silently", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reagent-blank-"));
+    try {
+      const path = join(dir, "in.jsonl");
+      writeFileSync(path, `${lines(2).join("\n\n")}\n   \n\r\n`);
+      const src = createFileSource(fileSourceConfigSchema.parse({ type: "file", path, progress: "off" }));
+      const { p, sink, dlq } = pipeline({ source: src as unknown as MemorySource });
+      const summary = await p.run();
+      expect(sink.results).toHaveLength(2);
+      expect(dlq.letters).toHaveLength(0);
+      expect(summary.stats.consumed).toBe(5);
+      expect(summary.stats.decisions.byReason["skipped:blank"]).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("dead-letters very deep JSON with a clear reason (not a stack overflow)", async () => {
+    const deep = `{"id":"deep","prompt":"p","completion":" c","metadata":{"a":${"[".repeat(100_000)}${"]".repeat(100_000)}}}`;
+    const src = MemorySource.of([deep, lines(1)[0]!]);
+    const { p, dlq, sink } = pipeline({ source: src });
+    await p.run();
+    expect(sink.results).toHaveLength(1);
+    expect(dlq.letters).toHaveLength(1);
+    expect(dlq.letters[0]).toMatchObject({ stage: "parse", code: "record_invalid" });
+    expect(dlq.letters[0]!.reason).toMatch(/nested deeper than 64 levels \(mapping\.max_depth\)/);
   });
 });
