@@ -77,7 +77,7 @@ export function registerAttribute(program: Command): void {
   program
     .command("attribute")
     .description("Attribute one completion to its prompt tokens and show which spans drove it")
-    .option("--model <dir|kind+url>", "local ONNX model directory, or an endpoint such as vllm+http://host:8000/model (see docs/endpoints.md)", BUNDLED_LM_DIR)
+    .option("--model <dir|name|kind+url>", "local ONNX model directory, a model name (tiny-lm; smollm2 once built: docs/models.md), or an endpoint such as vllm+http://host:8000/model (see docs/endpoints.md)", BUNDLED_LM_DIR)
     .option("--tokenizer <dir>", "directory with the endpoint model's tokenizer.json (required for endpoints)")
     .option("--prompt <text>", "the prompt text")
     .option("--prompt-file <path>", "read the prompt text from a file")
