@@ -8,7 +8,7 @@
  * Only the answer's first token is attributed (the one make-eval checked).
  *
  *   node --import tsx bench/realmodel/run.ts [--model smollm2] [--lengths 64,256] [--items 4] [--methods joint,loo,random]
- *        [--seeds 42,43] [--max-steps N] [--threads 2] [--tag name]
+ *        [--seeds 42,43] [--max-steps N] [--families needle,capital,multidoc] [--threads 2] [--tag name]
  *
  * --items: records per family per length (answered items only, in file order).
  * --max-steps: joint mode's T_max (its patience still gives unconverged targets up at 100 steps).
@@ -37,6 +37,7 @@ const perFamily = Number(arg("items", "4"));
 const methods = arg("methods", "joint,loo,random").split(",");
 const seeds = arg("seeds", "42,43").split(",").map(Number);
 const maxSteps = arg("max-steps", "");
+const families = arg("families", FAMILIES.join(",")).split(",") as (typeof FAMILIES)[number][];
 const threads = arg("threads", "");
 for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method ${m}; known: ${Object.keys(METHODS).join(", ")}`);
 
@@ -78,7 +79,7 @@ const perRecord: Record<string, Record<string, Row[]>> = {};
 console.log(`model ${model.scorer.info.id}; methods ${methods.join(", ")}; seeds ${seeds.join(", ")}${maxSteps ? `; joint T_max ${maxSteps}` : ""}; load average ${loadavg()[0]?.toFixed(1)}`);
 for (const L of lengths) {
   const answered = all.filter((i) => i.target_tokens === L && i.answered);
-  const items = FAMILIES.flatMap((f) => answered.filter((i) => i.family === f).slice(0, perFamily));
+  const items = families.flatMap((f) => answered.filter((i) => i.family === f).slice(0, perFamily));
   // Unit recall of a blind guess: k of the item's units.
   const chance = (k: number): number => mean(items.map((i) => Math.min(k, i.units.length) / i.units.length));
   console.log(
