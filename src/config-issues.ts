@@ -1,9 +1,11 @@
 /**
  * zod issues -> the project's ConfigError: paths written as `sinks[0].path`, what was expected,
  * and a "did you mean" for near-miss keys and union types. `parseConfig` is the helper every
- * config boundary uses, so a bad value reads the same wherever it is caught.
+ * config boundary uses, so a bad value reads the same wherever it is caught, and an old field
+ * name is rewritten and remembered the same way everywhere (`deprecationsOf`).
  */
 import type { z } from "zod";
+import { rememberDeprecations, upgradeNames } from "./config-aliases.js";
 import { ConfigError } from "./errors.js";
 import { getAt, keysAt } from "./schema-walk.js";
 
@@ -99,7 +101,9 @@ export function configIssues(root: z.ZodType, data: unknown, zodIssues: readonly
         break;
       }
       case "invalid_type":
-        out.push({ path, message: `expected ${i.expected}, got ${describeValue(got)}`, expected: i.expected });
+        // A schema's own words for a missing field ("type vllm needs url") beat the generic ones.
+        if (got === undefined && !i.message.startsWith("Invalid input")) out.push({ path, message: `missing: ${i.message}`, expected: i.expected });
+        else out.push({ path, message: `expected ${i.expected}, got ${describeValue(got)}`, expected: i.expected });
         break;
       case "invalid_value":
         out.push({ path, message: `expected one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}, got ${describeValue(got)}`, expected: i.values.map(String).join(" | ") });
@@ -137,10 +141,13 @@ export interface ParseConfigOptions {
  * mean" for near-miss keys and types.
  */
 export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, opts: ParseConfigOptions): z.output<S> {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
   const prefix = opts.path === undefined ? [] : typeof opts.path === "string" ? (opts.path === "" ? [] : [opts.path]) : opts.path;
-  throw configErrorFrom(opts.what, configIssues(schema, input, r.error.issues, prefix));
+  // Old names first (config-aliases.ts), so a renamed field neither fails nor goes unnoticed.
+  const { data, deprecations } = upgradeNames(schema, input, formatPath(prefix));
+  const r = schema.safeParse(data);
+  if (!r.success) throw configErrorFrom(opts.what, configIssues(schema, data, r.error.issues, prefix));
+  rememberDeprecations(r.data, deprecations);
+  return r.data;
 }
 
 /** zod issues as "path: message" lines, for errors that are not ConfigErrors (a model's config.json, a record). */

@@ -14,6 +14,7 @@ export interface Def {
   options?: z.ZodType[];
   valueType?: z.ZodType;
   in?: z.ZodType;
+  out?: z.ZodType;
   values?: unknown[];
   discriminator?: string;
   entries?: Record<string, unknown>;
@@ -29,9 +30,14 @@ export function unwrap(s: z.ZodType): z.ZodType {
   for (;;) {
     const d = defOf(cur);
     if ((d.type === "optional" || d.type === "default" || d.type === "prefault" || d.type === "nullable" || d.type === "readonly" || d.type === "catch") && d.innerType) cur = d.innerType;
-    else if (d.type === "pipe" && d.in) cur = d.in;
+    else if (d.type === "pipe" && d.in) cur = pipeSchema(d);
     else return cur;
   }
+}
+
+/** The side of a pipe that validates: the input side of `.transform()`, the output side of `z.preprocess()`. */
+export function pipeSchema(d: Def): z.ZodType {
+  return d.in !== undefined && defOf(d.in).type === "transform" && d.out !== undefined ? d.out : (d.in as z.ZodType);
 }
 
 export function getAt(data: unknown, key: PropertyKey): unknown {

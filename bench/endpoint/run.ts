@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const inproc = engineFor(local);
     const http = new Map<string, AttributionEngine>();
     for (const kind of KINDS) {
-      const m = await loadAttributionModel({ kind, url, tokenizer: MODEL_DIR, max_batch: 64, max_concurrency: 2 });
+      const m = await loadAttributionModel({ type: kind, url, tokenizer: MODEL_DIR, max_batch: 64, max_concurrency: 2 });
       remotes.push(m);
       http.set(kind, engineFor(m));
     }

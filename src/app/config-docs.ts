@@ -5,6 +5,7 @@
  * docs cannot drift from the code; a unit test fails when the committed file is stale.
  */
 import { z } from "zod";
+import { renamedFieldsOf } from "../config-aliases.js";
 
 export interface DocSection {
   readonly id: string;
@@ -76,25 +77,56 @@ function objectVariants(s: Json): Json[] {
   return [];
 }
 
-function walk(s: Json, prefix: string, rows: Map<string, Row>): void {
-  for (const variant of objectVariants(s)) {
+function mergeTypes(a: string, b: string): string {
+  return [...new Set([...a.split(" \\| "), ...b.split(" \\| ")])].join(" \\| ");
+}
+
+/** The `type` constant a union option is selected by, if any. */
+function typeTag(variant: Json): string | undefined {
+  const t = (variant.properties as Record<string, Json> | undefined)?.type;
+  return t !== undefined && "const" in t && typeof t.const === "string" ? t.const : undefined;
+}
+
+function walk(s: Json, prefix: string, rows: Map<string, Row>, seenIn: Map<string, Set<string>>): void {
+  const variants = objectVariants(s);
+  const tags = variants.map(typeTag);
+  const perType = tags.length > 1 && tags.every((t) => t !== undefined);
+  for (const [i, variant] of variants.entries()) {
     const props = (variant.properties ?? {}) as Record<string, Json>;
     const req = new Set((variant.required as string[] | undefined) ?? []);
+    const tag = perType ? (tags[i] as string) : undefined;
     for (const [name, p] of Object.entries(props)) {
       const path = prefix === "" ? name : `${prefix}.${name}`;
+      if (tag !== undefined) seenIn.set(path, (seenIn.get(path) ?? new Set()).add(tag));
       const prev = rows.get(path);
       const type = typeOf(p);
       if (prev) {
-        // The same field in another union variant (sasl.mechanism): merge the types.
-        if (!prev.type.split(" \\| ").includes(type)) rows.set(path, { ...prev, type: `${prev.type} \\| ${type}` });
+        // The same field in another union variant (sasl.mechanism, a scorer's url): merge the types.
+        rows.set(path, { ...prev, type: mergeTypes(prev.type, type) });
         continue;
       }
       rows.set(path, { path, type, dflt: defaultOf(p, req.has(name)), description: typeof p.description === "string" ? p.description : "" });
       const nested = objectVariants(p);
-      if (nested.length > 0) walk(p, path, rows);
-      if (p.type === "array" && isObj(p.items) && objectVariants(p.items).length > 0) walk(p.items, `${path}[]`, rows);
-      if (isObj(p.additionalProperties) && objectVariants(p.additionalProperties).length > 0) walk(p.additionalProperties, `${path}.<key>`, rows);
+      if (nested.length > 0) walk(p, path, rows, seenIn);
+      if (p.type === "array" && isObj(p.items) && objectVariants(p.items).length > 0) walk(p.items, `${path}[]`, rows, seenIn);
+      if (isObj(p.additionalProperties) && objectVariants(p.additionalProperties).length > 0) walk(p.additionalProperties, `${path}.<key>`, rows, seenIn);
     }
+  }
+  if (!perType) return;
+  // A union selected by `type` (the scorer): say what each type is and which types take a field.
+  const all = tags;
+  const typeRow = rows.get(prefix === "" ? "type" : `${prefix}.type`);
+  if (typeRow) {
+    const what = variants.map((v, i) => {
+      const d = typeof v.description === "string" ? v.description : (v.properties as Record<string, Json>).type?.description;
+      return `\`${all[i] as string}\`${typeof d === "string" ? `: ${d}` : ""}`;
+    });
+    rows.set(typeRow.path, { ...typeRow, description: what.join("; ") });
+  }
+  for (const [path, row] of rows) {
+    const inTypes = seenIn.get(path);
+    if (inTypes === undefined || path === typeRow?.path || inTypes.size === all.length) continue;
+    rows.set(path, { ...row, dflt: row.dflt, description: `(${[...inTypes].join(", ")}) ${row.description}` });
   }
 }
 
@@ -102,7 +134,7 @@ function walk(s: Json, prefix: string, rows: Map<string, Row>): void {
 export function fieldRows(schema: z.ZodType): Row[] {
   const js = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Json;
   const rows = new Map<string, Row>();
-  walk(js, "", rows);
+  walk(js, "", rows, new Map());
   return [...rows.values()];
 }
 
@@ -121,6 +153,10 @@ export function renderSection(s: DocSection): string {
     "|---|---|---|---|",
     ...rows.map((r) => `| \`${r.path}\` | ${r.type} | ${esc(r.dflt)} | ${esc(r.description)} |`),
   ];
+  const old = renamedFieldsOf(s.schema);
+  if (old.length > 0) {
+    out.push("", `Deprecated names (still read in this release, with a warning): ${old.map((f) => `\`${f.from}\` → \`${f.to}\``).join(", ")}.`);
+  }
   if (s.example !== undefined) out.push("", "Example:", "", "```yaml", s.example.trimEnd(), "```");
   return out.join("\n");
 }

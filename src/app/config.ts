@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { deprecationsOf } from "../config-aliases.js";
 import { attributionResultJsonSchema } from "../../schemas/attribution-result.js";
 import { llmLogRecordJsonSchema } from "../../schemas/llm-log-record.js";
 import { engineSettingsFrom, engineSettingsObject } from "../attribution/config.js";
@@ -72,7 +73,7 @@ export const workerConfigSchema = z
   .superRefine((c, ctx) => {
     const on = c.pipeline.attribution === "on";
     if (on && c.scorer === undefined) {
-      ctx.addIssue({ code: "custom", path: ["scorer"], message: "missing: attribution needs a scorer (kind: local with path: models/tiny-lm, or an endpoint); or set pipeline.attribution: off" });
+      ctx.addIssue({ code: "custom", path: ["scorer"], message: "missing: attribution needs a scorer (type: local with path: models/tiny-lm, or an endpoint); or set pipeline.attribution: off" });
     }
     if (on && c.sinks.length === 0) ctx.addIssue({ code: "custom", path: ["sinks"], message: "no sinks: results would go nowhere; add one (type: jsonl, path: results.jsonl)" });
     if (c.source.type === "kafka" && c.dead_letter === undefined) {
@@ -81,7 +82,7 @@ export const workerConfigSchema = z
     if (c.dead_letter?.type === "kafka" && c.dead_letter.brokers === undefined && c.source.type !== "kafka") {
       ctx.addIssue({ code: "custom", path: ["dead_letter", "brokers"], message: "missing: the source is not Kafka, so the dead-letter topic needs its own brokers" });
     }
-    if (c.engine.sampler.type === "mlm" && c.scorer?.kind !== undefined && c.scorer.kind !== "local" && c.engine.mlm_model === undefined) {
+    if (c.engine.sampler.type === "mlm" && c.scorer !== undefined && c.scorer.type !== "local" && c.engine.mlm_model === undefined) {
       // The bundled masked LM only fits the bundled tokenizer family; say so early.
       ctx.addIssue({ code: "custom", path: ["engine", "mlm_model"], message: "sampler mlm with an endpoint needs mlm_model: a masked LM directory whose vocabulary maps onto the served tokenizer" });
     }
@@ -149,16 +150,13 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
     attributions_per_minute: 120
     endpoint_tokens_per_second: 50000` },
   { id: "scorer", key: "scorer", title: "scorer", schema: scorerConfigSchema, declaredIn: "src/models/endpoint.ts", example: `scorer:
-  kind: vllm
+  type: vllm
   url: http://vllm:8000
   model: meta-llama/Llama-3.1-8B-Instruct
   tokenizer: /models/llama-3.1-8b` },
   { id: "engine", key: "engine", title: "engine", schema: engineSectionSchema, declaredIn: "src/attribution/config.ts, src/app/config.ts", example: `engine:
-  method: reagent
-  mode: joint
+  method: { type: reagent, mode: joint, num_probes: 8, max_steps: 300 }
   sampler: pos
-  num_probes: 8
-  max_steps: 300
   segments:
     - { name: retrieved_context, start: "<doc>", end: "</doc>" }` },
   { id: "pipeline", key: "pipeline", title: "pipeline", schema: pipelineConfigSchema, declaredIn: "src/pipeline/config.ts", example: `pipeline:
@@ -202,7 +200,7 @@ export function workerConfigJsonSchema(): Record<string, unknown> {
 
 /** Valid but dubious settings: one line each, printed by `config check` and logged at start. */
 export function configWarnings(c: WorkerConfig): string[] {
-  const w: string[] = [];
+  const w: string[] = deprecationsOf(c).map((d) => d.message);
   if (c.source.type === "kafka") {
     if (c.sampling.rate >= 0.5 && c.sampling.budget === undefined && c.pipeline.attribution === "on") {
       w.push(`sampling.rate ${c.sampling.rate} on a Kafka topic attributes that share of all traffic with no sampling.budget; attribution is far slower than logging`);
@@ -226,7 +224,7 @@ export function describeConfig(c: WorkerConfig): string {
       : c.source.type === "file"
         ? `file ${typeof c.source.path === "string" ? c.source.path : c.source.path.join(", ")}`
         : "stdin";
-  const scorer = c.scorer === undefined ? "none" : c.scorer.kind === "local" ? `local ${c.scorer.path ?? ""}` : `${c.scorer.kind} ${c.scorer.url ?? ""}`;
+  const scorer = c.scorer === undefined ? "none" : c.scorer.type === "local" ? `local ${c.scorer.path}` : `${c.scorer.type} ${c.scorer.url}`;
   const sinks = c.sinks.length === 0 ? "none" : c.sinks.map((s) => `${s.type} ${s.type === "clickhouse" ? `${s.url} ${s.database}` : s.path}`).join(", ");
   const dl = c.dead_letter === undefined ? "jsonl dead-letters.jsonl" : c.dead_letter.type === "kafka" ? `kafka ${c.dead_letter.topic}` : `jsonl ${c.dead_letter.path}`;
   return [

@@ -98,7 +98,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
   let built: BuiltEngine | undefined;
   let attributor: RecordAttributor | null = null;
   if (cfg.pipeline.attribution === "on" && cfg.scorer !== undefined) {
-    const modelName = cfg.scorer.model ?? cfg.scorer.path ?? cfg.scorer.kind;
+    const modelName = cfg.scorer.type === "local" ? cfg.scorer.path : (cfg.scorer.model ?? cfg.scorer.type);
     model = await loadAttributionModel(cfg.scorer, {
       log: (text) => logger.info({ self_test: text }, "scorer self-test"),
       onEvent: (e) => {

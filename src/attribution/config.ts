@@ -10,10 +10,11 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { deprecatedBy } from "../config-aliases.js";
 import { parseConfig } from "../config-issues.js";
 import { ConfigError } from "../errors.js";
 import { faithfulnessSchema, faithfulnessSettingsSchema, type FaithfulnessSettings } from "./settings/faithfulness.js";
-import { ENGINE_DEPRECATED_FIELDS, liftLegacyEngineFields } from "./settings/legacy.js";
+import { ENGINE_DEPRECATED_FIELDS, deprecatedEngineFields, liftLegacyEngineFields } from "./settings/legacy.js";
 import { methodSchema, methodSettingsSchema, modeIds, type MethodSettings, type ReagentSettings } from "./settings/method.js";
 import { samplerSchema, samplerSettingsSchema, type SamplerSettings } from "./settings/sampler.js";
 import { stoppingSchema, stoppingSettingsSchema, type StoppingSettings } from "./settings/stopping.js";
@@ -71,7 +72,9 @@ type ParsedSettings = z.output<typeof engineSettingsObject>;
 
 /** The engine section schema (deprecated names lifted, cross-section rules checked) around `obj`, which may extend `engineSettingsObject`. */
 export function engineSettingsFrom<T extends z.ZodObject>(obj: T) {
-  return z.preprocess(liftLegacyEngineFields, obj.superRefine((cfg, ctx) => checkSettings(cfg as unknown as ParsedSettings, ctx)));
+  // The lift happens in the preprocess; deprecatedBy lets `config check` and the worker's log name each old field.
+  const schema = z.preprocess(liftLegacyEngineFields, obj.superRefine((cfg, ctx) => checkSettings(cfg as unknown as ParsedSettings, ctx)));
+  return deprecatedBy(schema, (raw) => deprecatedEngineFields(raw).map((d) => ({ from: d.field, to: d.replacement })));
 }
 
 export const engineSettingsSchema = engineSettingsFrom(engineSettingsObject).describe("Attribution engine settings (src/attribution/config.ts)");

@@ -18,8 +18,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { AttributionModel } from "../attribution/engine.js";
+import { renamedFields } from "../config-aliases.js";
 import { parseConfig } from "../config-issues.js";
 import { ConfigError, ScorerMismatchError, ScorerUnsupportedError } from "../errors.js";
+import { retrySchema } from "../retry.js";
 import type { ChatTemplate } from "../text/chat-template.js";
 import { HfTextTokenizer } from "../text/tokenizer.js";
 import { CompletionsProtocol } from "./http/completions.js";
@@ -59,7 +61,7 @@ function refuse(kind: string, what: string): never {
 }
 
 /** A parsed `--model` string. */
-export type ModelSpec = { readonly kind: "local"; readonly path: string } | { readonly kind: ServerKind; readonly url: string; readonly model?: string };
+export type ModelSpec = { readonly type: "local"; readonly path: string } | { readonly type: ServerKind; readonly url: string; readonly model?: string };
 
 /**
  * Parse `--model`: a local directory, or `<kind>+<http|https>://host[:port][/prefix][/v1]/<model name>`.
@@ -77,7 +79,7 @@ export function parseModelSpec(spec: string): ModelSpec {
         expected: `<kind>+http(s)://host:port/<model>, kind one of ${serverKinds.join(", ")}`,
       });
     }
-    return { kind: "local", path: spec };
+    return { type: "local", path: spec };
   }
   const kind = (m[1] as string).toLowerCase();
   if (refusedServers[kind] !== undefined || refusedAliases[kind] !== undefined) refuse(kind, what);
@@ -100,21 +102,12 @@ export function parseModelSpec(spec: string): ModelSpec {
   const model = (v1 >= 0 ? segs.slice(v1 + 1) : segs).join("/");
   const auth = url.username !== "" ? `${url.username}${url.password !== "" ? `:${url.password}` : ""}@` : "";
   const base = `${url.protocol}//${auth}${url.host}${prefix.length > 0 ? `/${prefix.join("/")}` : ""}`;
-  return { kind: kind as ServerKind, url: base, ...(model === "" ? {} : { model }) };
+  return { type: kind as ServerKind, url: base, ...(model === "" ? {} : { model }) };
 }
 
 function redactSpec(spec: string): string {
   return spec.replace(/\/\/([^/@]*)@/, "//[redacted]@");
 }
-
-const retriesSchema = z
-  .object({
-    max_attempts: z.number().int().min(1).max(20).default(4).describe("Attempts per call, the first included"),
-    base_delay_ms: z.number().int().min(0).default(250).describe("First backoff; doubles per attempt, with jitter"),
-    max_delay_ms: z.number().int().min(0).default(8_000).describe("Backoff cap"),
-    max_retry_after_ms: z.number().int().min(0).default(60_000).describe("A longer Retry-After fails the call instead of waiting"),
-  })
-  .strict();
 
 const rateLimitSchema = z
   .object({
@@ -131,17 +124,24 @@ const breakerSchema = z
   })
   .strict();
 
-/**
- * The `scorer:` section of the worker config (and what `--model` expands to). Safety knobs are
- * accepted for local models too (and ignored there) so a config can switch kinds freely.
- */
-export const scorerConfigSchema = z
+const localScorerSchema = z
   .object({
-    kind: z.enum(["local", ...serverKinds]).describe("local: an ONNX model directory; vllm, vllm-echo, sglang, tgi, openai: a scoring endpoint"),
-    path: z.string().min(1).optional().describe("local: the model directory (model.onnx, config.json, tokenizer.json)"),
-    url: z.url({ protocol: /^https?$/ }).optional().describe("endpoint: base URL (scheme, host, port, optional gateway prefix; no /v1)"),
-    model: z.string().min(1).optional().describe("endpoint: the served model name; default: the only model the server lists"),
-    tokenizer: z.string().min(1).optional().describe("endpoint: directory with the served model's tokenizer.json (offsets need it)"),
+    type: z.literal("local").describe("An ONNX model directory, scored in process"),
+    path: z.string({ error: "type local needs path (the model directory)" }).min(1).describe("The model directory (model.onnx, config.json, tokenizer.json)"),
+    intra_op_threads: z.number().int().min(1).optional().describe("onnxruntime threads"),
+  })
+  .strict();
+
+/** What every scoring endpoint takes; each server type adds its own knobs. */
+function endpointFields<T extends ServerKind>(type: T) {
+  return {
+    type: z.literal(type),
+    url: z.url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? `type ${type} needs url` : undefined) }).describe("Base URL (scheme, host, port, optional gateway prefix; no /v1)"),
+    model: z.string().min(1).optional().describe("The served model name; default: the only model the server lists"),
+    tokenizer: z
+      .string({ error: (i) => (i.input === undefined ? `type ${type} needs tokenizer: a directory with the served model's tokenizer.json` : undefined) })
+      .min(1)
+      .describe("Directory with the served model's tokenizer.json (offsets need it)"),
     add_bos: z.boolean().optional().describe("Prepend BOS to prompts; default: the tokenizer directory's config (prepend_bos / add_bos_token)"),
     api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe("Environment variable holding the API key (sent as Authorization: Bearer; never logged). Default REAGENT_SCORER_API_KEY when set"),
     api_key: z.string().min(1).optional().describe("The API key itself; prefer api_key_env"),
@@ -149,41 +149,74 @@ export const scorerConfigSchema = z
     max_concurrency: z.number().int().min(1).default(4).describe("Requests in flight at once"),
     max_batch: z.number().int().min(1).optional().describe("Sequences per request (vllm, sglang: 32; openai: 16; tgi: always 1)"),
     max_top_k: z.number().int().min(1).optional().describe("Largest top-k the server returns (vllm/sglang: 20, openai/tgi: 5)"),
-    retries: retriesSchema.prefault({}),
+    retry: retrySchema({ max_attempts: 4, initial_backoff_ms: 250, max_backoff_ms: 8_000 }, "One HTTP call (on 429, 5xx but 501/505, 408, timeouts, connection errors, unreadable bodies)"),
+    max_retry_after_ms: z.number().int().min(0).default(60_000).describe("A longer Retry-After fails the call instead of waiting"),
     rate_limit: rateLimitSchema.prefault({}),
     breaker: breakerSchema.prefault({}),
     self_test: z.enum(["fail", "warn", "off"]).default("fail").describe("Start-up self-test: refuse to start on failure, only warn, or skip"),
-    tgi_top_k: z.enum(["probe", "bound"]).default("probe").describe("tgi: exact top-k via one next-token request per position, or a cheap probability bound"),
-    echo_max_tokens: z.union([z.literal(0), z.literal(1)]).optional().describe("vllm-echo/openai: max_tokens with echo (0 where allowed; default 0 for vllm-echo, 1 for openai)"),
-    intra_op_threads: z.number().int().min(1).optional().describe("local: onnxruntime threads"),
-  })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (c.kind === "local") {
-      if (c.path === undefined) ctx.addIssue({ code: "custom", path: ["path"], message: "kind local needs path (the model directory)" });
-      if (c.url !== undefined) ctx.addIssue({ code: "custom", path: ["url"], message: "kind local takes path, not url" });
-    } else {
-      if (c.url === undefined) ctx.addIssue({ code: "custom", path: ["url"], message: `kind ${c.kind} needs url` });
-      if (c.tokenizer === undefined) ctx.addIssue({ code: "custom", path: ["tokenizer"], message: `kind ${c.kind} needs tokenizer: a directory with the served model's tokenizer.json` });
-      if (c.path !== undefined) ctx.addIssue({ code: "custom", path: ["path"], message: `kind ${c.kind} takes url, not path` });
-    }
-    if (c.api_key !== undefined && c.api_key_env !== undefined) ctx.addIssue({ code: "custom", path: ["api_key"], message: "give api_key or api_key_env, not both" });
-  });
+  };
+}
+
+const echoMaxTokens = (dflt: 0 | 1) =>
+  z.union([z.literal(0), z.literal(1)]).optional().describe(`max_tokens sent with echo (0 where the server allows it); default ${dflt}`);
+
+const endpointSchemas = [
+  z.object(endpointFields("vllm")).strict().describe("vLLM's completions route with prompt_logprobs"),
+  z.object({ ...endpointFields("vllm-echo"), echo_max_tokens: echoMaxTokens(0) }).strict().describe("vLLM (or compatible) through echo + logprobs"),
+  z.object(endpointFields("sglang")).strict().describe("SGLang's /generate with input logprobs"),
+  z
+    .object({
+      ...endpointFields("tgi"),
+      tgi_top_k: z.enum(["probe", "bound"]).default("probe").describe("Exact top-k via one next-token request per position, or a cheap probability bound"),
+    })
+    .strict()
+    .describe("Hugging Face TGI started with --enable-prefill-logprobs"),
+  z.object({ ...endpointFields("openai"), echo_max_tokens: echoMaxTokens(1) }).strict().describe("An OpenAI-compatible completions API with echo + logprobs"),
+] as const;
+
+/** The old `retries:` block: base/max_delay_ms are the retry shape's backoff fields; max_retry_after_ms moved up. */
+function upgradeRetries(value: unknown, holder: Readonly<Record<string, unknown>>): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const { base_delay_ms, max_delay_ms, max_retry_after_ms, ...rest } = value as Record<string, unknown>;
+  if (max_retry_after_ms !== undefined && holder.max_retry_after_ms === undefined) (holder as Record<string, unknown>).max_retry_after_ms = max_retry_after_ms;
+  return { ...rest, ...(base_delay_ms === undefined ? {} : { initial_backoff_ms: base_delay_ms }), ...(max_delay_ms === undefined ? {} : { max_backoff_ms: max_delay_ms }) };
+}
+
+/**
+ * The `scorer:` section of the worker config (and what `--model` expands to): one option per
+ * `type`, each with its own knobs. `kind` (the old discriminator) and the old `retries:` block
+ * still work for this release, with a warning.
+ */
+export const scorerConfigSchema = renamedFields(
+  z
+    .discriminatedUnion("type", [localScorerSchema, ...endpointSchemas])
+    .superRefine((c, ctx) => {
+      if (c.type !== "local" && c.api_key !== undefined && c.api_key_env !== undefined) ctx.addIssue({ code: "custom", path: ["api_key"], message: "give api_key or api_key_env, not both" });
+    }),
+  [
+    { from: "kind", to: "type" },
+    { from: "retries", to: "retry", map: upgradeRetries, hint: "use retry: { max_attempts, initial_backoff_ms, max_backoff_ms } and max_retry_after_ms" },
+  ],
+);
 
 export type ScorerConfig = z.infer<typeof scorerConfigSchema>;
 export type ScorerConfigInput = z.input<typeof scorerConfigSchema>;
+export type EndpointScorerConfig = Exclude<ScorerConfig, { type: "local" }>;
+/** Settings a `--model` string does not carry (`--tokenizer`, `--threads`, knobs from flags); validated with it. */
+export type ScorerExtras = Readonly<Record<string, unknown>>;
 
 /** Validate a scorer section; errors name the field (`scorer.url`). Refused kinds fail with ScorerUnsupportedError. */
 export function resolveScorerConfig(input: unknown, pathPrefix = "scorer"): ScorerConfig {
-  const kind = (input as { kind?: unknown } | null)?.kind;
+  const given = input as { type?: unknown; kind?: unknown } | null;
+  const kind = given?.type ?? given?.kind;
   if (typeof kind === "string" && (refusedServers[kind] !== undefined || refusedAliases[kind] !== undefined)) refuse(kind, `reading ${pathPrefix}.kind`);
   return parseConfig(scorerConfigSchema, input, { what: `reading ${pathPrefix}`, path: pathPrefix });
 }
 
 /** A `--model` string (plus CLI extras such as `--tokenizer`) as a validated scorer config. */
-export function scorerConfigFromSpec(spec: string, extra: Omit<Partial<ScorerConfigInput>, "kind" | "url" | "path"> = {}): ScorerConfig {
+export function scorerConfigFromSpec(spec: string, extra: ScorerExtras = {}): ScorerConfig {
   const s = parseModelSpec(spec);
-  const base = s.kind === "local" ? { kind: "local" as const, path: s.path } : { kind: s.kind, url: s.url, ...(s.model === undefined ? {} : { model: s.model }) };
+  const base = s.type === "local" ? { type: "local" as const, path: s.path } : { type: s.type, url: s.url, ...(s.model === undefined ? {} : { model: s.model }) };
   return resolveScorerConfig({ ...extra, ...base }, "model");
 }
 
@@ -210,13 +243,14 @@ const DEFAULT_API_KEY_ENV = "REAGENT_SCORER_API_KEY";
 const OPENAI_SCORING_MODELS = new Set(["davinci-002", "babbage-002"]);
 
 /**
- * A model spec or scorer config -> an AttributionModel. Endpoints are detected, checked and
- * self-tested before this resolves; the report goes to `opts.log`.
+ * A model spec or scorer config (validated here, so a loosely typed object is fine) -> an
+ * AttributionModel. Endpoints are detected, checked and self-tested before this resolves; the
+ * report goes to `opts.log`.
  */
-export async function loadAttributionModel(spec: string | ScorerConfigInput | ScorerConfig, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+export async function loadAttributionModel(spec: string | ScorerConfigInput | ScorerExtras, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const cfg = typeof spec === "string" ? scorerConfigFromSpec(spec, opts.tokenizer === undefined ? {} : { tokenizer: opts.tokenizer }) : resolveScorerConfig(opts.tokenizer === undefined ? spec : { ...spec, tokenizer: opts.tokenizer });
-  if (cfg.kind === "local") {
-    const local = await loadLocalModel(cfg.path as string, cfg.intra_op_threads === undefined ? {} : { intraOpThreads: cfg.intra_op_threads });
+  if (cfg.type === "local") {
+    const local = await loadLocalModel(cfg.path, cfg.intra_op_threads === undefined ? {} : { intraOpThreads: cfg.intra_op_threads });
     return { ...local, source: "local", close: () => local.scorer.close() };
   }
   const ep = await connectEndpoint(cfg, opts);
@@ -243,9 +277,9 @@ export interface ConnectedEndpoint {
 const tokenizerConfigBosSchema = z.object({ add_bos_token: z.boolean().optional() }).loose();
 
 /** Detect the server, build the scorer for its protocol, run the self-test. */
-export async function connectEndpoint(cfg: ScorerConfig, opts: LoadModelOptions = {}): Promise<ConnectedEndpoint> {
-  const kind = cfg.kind as ServerKind;
-  const tokDir = resolve(cfg.tokenizer as string);
+export async function connectEndpoint(cfg: EndpointScorerConfig, opts: LoadModelOptions = {}): Promise<ConnectedEndpoint> {
+  const kind = cfg.type;
+  const tokDir = resolve(cfg.tokenizer);
   const tokenizer = HfTextTokenizer.fromDir(tokDir);
   const dirCfg = readOptionalJson(join(tokDir, "config.json"), onnxLmConfigSchema);
   const tokCfg = readOptionalJson(join(tokDir, "tokenizer_config.json"), tokenizerConfigBosSchema);
@@ -255,7 +289,7 @@ export async function connectEndpoint(cfg: ScorerConfig, opts: LoadModelOptions 
   if (cfg.api_key_env !== undefined && (apiKey === undefined || apiKey === "")) {
     throw new ConfigError({ what: "reading the scorer's API key", why: `api_key_env names ${cfg.api_key_env}, which is not set`, path: "scorer.api_key_env" });
   }
-  const transport = new HttpTransport({ baseUrl: cfg.url as string, apiKey });
+  const transport = new HttpTransport({ baseUrl: cfg.url, apiKey });
   const what = `connecting to ${kind} at ${transport.endpoint}`;
   const preChecks: SelfTestCheck[] = [];
 
@@ -296,8 +330,8 @@ export async function connectEndpoint(cfg: ScorerConfig, opts: LoadModelOptions 
       requestsPerSecond: cfg.rate_limit.requests_per_second,
       promptTokensPerSecond: cfg.rate_limit.prompt_tokens_per_second,
       burstSeconds: cfg.rate_limit.burst_seconds,
-      retry: { max_attempts: cfg.retries.max_attempts, initial_backoff_ms: cfg.retries.base_delay_ms, max_backoff_ms: cfg.retries.max_delay_ms },
-      maxRetryAfterMs: cfg.retries.max_retry_after_ms,
+      retry: cfg.retry,
+      maxRetryAfterMs: cfg.max_retry_after_ms,
       breaker: { failureThreshold: cfg.breaker.failure_threshold, coolDownMs: cfg.breaker.cool_down_ms },
     },
     { onEvent: opts.onEvent },
@@ -324,7 +358,7 @@ export async function connectEndpoint(cfg: ScorerConfig, opts: LoadModelOptions 
 
 function buildProtocol(
   kind: ServerKind,
-  a: { cfg: ScorerConfig; model: string; endpoint: string; tokenizer: HfTextTokenizer; maxTopK: number; perRequest: number; serverAddsBos: boolean },
+  a: { cfg: EndpointScorerConfig; model: string; endpoint: string; tokenizer: HfTextTokenizer; maxTopK: number; perRequest: number; serverAddsBos: boolean },
 ): ScoringProtocol {
   switch (kind) {
     case "vllm":
@@ -338,12 +372,12 @@ function buildProtocol(
         maxTopK: a.maxTopK,
         strings: new TokenStrings(a.tokenizer),
         bosId: a.tokenizer.bosId,
-        echoMaxTokens: a.cfg.echo_max_tokens ?? (kind === "openai" ? 1 : 0),
+        echoMaxTokens: (a.cfg.type === "openai" || a.cfg.type === "vllm-echo" ? a.cfg.echo_max_tokens : undefined) ?? (kind === "openai" ? 1 : 0),
       });
     case "sglang":
       return new SglangProtocol({ endpoint: a.endpoint, sequencesPerRequest: a.perRequest, maxTopK: a.maxTopK });
     case "tgi":
-      return new TgiProtocol({ endpoint: a.endpoint, tokenizer: a.tokenizer, maxTopK: a.maxTopK, topKMode: a.cfg.tgi_top_k, serverAddsBos: a.serverAddsBos });
+      return new TgiProtocol({ endpoint: a.endpoint, tokenizer: a.tokenizer, maxTopK: a.maxTopK, topKMode: a.cfg.type === "tgi" ? a.cfg.tgi_top_k : "probe", serverAddsBos: a.serverAddsBos });
   }
 }
 
@@ -363,13 +397,13 @@ function checkDetectedKind(declared: ServerKind, detected: DetectedKind, what: s
     throw new ConfigError({
       what,
       why: `the server looks like ${detected}, which does not speak the ${declared} protocol; use ${speaks[detected].map((k) => `${k}+…`).join(" or ")}`,
-      path: "scorer.kind",
+      path: "scorer.type",
       expected: speaks[detected].join(" | "),
     });
   }
 }
 
-function resolveModelName(cfg: ScorerConfig, probe: ServerProbe, what: string): string {
+function resolveModelName(cfg: EndpointScorerConfig, probe: ServerProbe, what: string): string {
   const listed = probe.models.map((m) => m.id);
   if (cfg.model !== undefined) {
     if (listed.length > 0 && !listed.includes(cfg.model) && probe.kind !== "tgi") {
@@ -378,7 +412,7 @@ function resolveModelName(cfg: ScorerConfig, probe: ServerProbe, what: string): 
     return cfg.model;
   }
   if (listed.length === 1) return listed[0] as string;
-  if (cfg.kind === "tgi" || cfg.kind === "sglang") return listed[0] ?? "default";
+  if (cfg.type === "tgi" || cfg.type === "sglang") return listed[0] ?? "default";
   throw new ConfigError({
     what,
     why: listed.length === 0 ? "no model name given and the server lists none; append it to the URL (vllm+http://host:8000/<model>)" : `no model name given and the server lists several: ${listed.join(", ")}`,

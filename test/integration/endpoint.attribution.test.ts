@@ -119,7 +119,7 @@ describe("attribution through an endpoint equals in-process attribution", () => 
     ]) {
       const m = await loadAttributionModel(cfg);
       endpoints.push(m);
-      expect(await m.scorer.generate!(ids, 5, stop), cfg.kind).toEqual(want);
+      expect(await m.scorer.generate!(ids, 5, stop), cfg.type).toEqual(want);
     }
   });
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CircuitOpenError, ScorerHttpError, ScorerMismatchError } from "../../src/errors.js";
-import { loadAttributionModel, type HttpScorer, type ScorerConfigInput, type ScorerEvent } from "../../src/models/endpoint.js";
+import { loadAttributionModel, type HttpScorer, type ScorerEvent, type ScorerExtras } from "../../src/models/endpoint.js";
 import type { ScoreSequence, ScoredSequence } from "../../src/attribution/scorer.js";
 import { HfTextTokenizer } from "../../src/text/tokenizer.js";
 import { MODEL_DIR, endpointConfig, inputsFor, startServeModel, type RunningServeModel } from "./fixtures/endpoints.js";
@@ -23,10 +23,10 @@ let proxy: FaultProxy;
 let expected: ScoredSequence[];
 const opened: HttpScorer[] = [];
 
-const FAST_RETRIES = { max_attempts: 3, base_delay_ms: 20, max_delay_ms: 100, max_retry_after_ms: 5_000 };
+const FAST_RETRIES = { max_attempts: 3, initial_backoff_ms: 20, max_backoff_ms: 100 };
 
-async function connect(extra: Partial<ScorerConfigInput> = {}, events?: ScorerEvent[]): Promise<HttpScorer> {
-  const m = await loadAttributionModel(endpointConfig("vllm", proxy.url, { timeout_ms: 2_000, retries: FAST_RETRIES, ...extra }), {
+async function connect(extra: ScorerExtras = {}, events?: ScorerEvent[]): Promise<HttpScorer> {
+  const m = await loadAttributionModel(endpointConfig("vllm", proxy.url, { timeout_ms: 2_000, retry: FAST_RETRIES, max_retry_after_ms: 5_000, ...extra }), {
     ...(events ? { onEvent: (e: ScorerEvent) => events.push(e) } : {}),
   });
   const scorer = m.scorer as HttpScorer;
@@ -88,7 +88,7 @@ describe("endpoint faults", () => {
 
   it("500s are retried, then the breaker opens, rejects fast, and closes after a half-open probe", async () => {
     const events: ScorerEvent[] = [];
-    const scorer = await connect({ retries: { ...FAST_RETRIES, max_attempts: 2 }, breaker: { failure_threshold: 3, cool_down_ms: 600 } }, events);
+    const scorer = await connect({ retry: { ...FAST_RETRIES, max_attempts: 2 }, breaker: { failure_threshold: 3, cool_down_ms: 600 } }, events);
     proxy.script({ kind: "status", status: 500 }, { kind: "status", status: 500 }, { kind: "status", status: 503 });
 
     const a = await scorer.score(one, { topK: 3 }).catch((e: unknown) => e);
@@ -118,7 +118,7 @@ describe("endpoint faults", () => {
   });
 
   it("a failed half-open probe opens the breaker again", async () => {
-    const scorer = await connect({ retries: { ...FAST_RETRIES, max_attempts: 1 }, breaker: { failure_threshold: 1, cool_down_ms: 300 } });
+    const scorer = await connect({ retry: { ...FAST_RETRIES, max_attempts: 1 }, breaker: { failure_threshold: 1, cool_down_ms: 300 } });
     proxy.script({ kind: "status", status: 502 });
     await expect(scorer.score(one, { topK: 3 })).rejects.toBeInstanceOf(ScorerHttpError);
     expect(scorer.stats.breaker.state).toBe("open");
@@ -146,7 +146,7 @@ describe("endpoint faults", () => {
   });
 
   it("a truncated body and a dropped connection fail clearly and are retried", async () => {
-    const scorer = await connect({ retries: { ...FAST_RETRIES, max_attempts: 1 } });
+    const scorer = await connect({ retry: { ...FAST_RETRIES, max_attempts: 1 } });
     proxy.script({ kind: "truncated" });
     await expect(scorer.score(one, { topK: 3 })).rejects.toThrow(/not valid JSON.*possibly truncated/);
     proxy.script({ kind: "hang-up" });

@@ -34,7 +34,7 @@ describe("OTEL_EXPORTER_OTLP_ENDPOINT alone turns export on", () => {
         "source: { type: file, path: " + JSON.stringify(logs) + ", progress: off }",
         "mapping: { preset: flat }",
         "sampling: { rate: 1 }",
-        "scorer: { kind: local, path: " + JSON.stringify(join(ROOT, "models/tiny-lm")) + " }",
+        "scorer: { type: local, path: " + JSON.stringify(join(ROOT, "models/tiny-lm")) + " }",
         "engine: { method: reagent, sampler: uniform, num_probes: 4, max_steps: 30, max_targets: 2 }",
         "sinks: [{ type: jsonl, path: " + JSON.stringify(join(dir, "results.jsonl")) + " }]",
         "dead_letter: { type: jsonl, path: " + JSON.stringify(join(dir, "dl.jsonl")) + " }",

@@ -108,7 +108,7 @@ describe("attribution in a real Arize Phoenix", () => {
         `source: { type: file, path: ${JSON.stringify(logs)}, progress: off }`,
         "mapping: { preset: flat }",
         "sampling: { rate: 1 }",
-        `scorer: { kind: local, path: ${JSON.stringify(join(ROOT, "models/tiny-lm"))} }`,
+        `scorer: { type: local, path: ${JSON.stringify(join(ROOT, "models/tiny-lm"))} }`,
         "engine: { method: reagent, sampler: pos, num_probes: 8, max_steps: 100, max_targets: 2 }",
         `sinks: [{ type: jsonl, path: ${JSON.stringify(join(dir, "results.jsonl"))} }]`,
         `dead_letter: { type: jsonl, path: ${JSON.stringify(join(dir, "dl.jsonl"))} }`,

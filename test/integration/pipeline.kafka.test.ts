@@ -52,7 +52,7 @@ source:
 sampling:
   rate: ${RATE}
 scorer:
-  kind: local
+  type: local
   path: ${join(ROOT, "models/tiny-lm")}
 engine:
   method: random

@@ -51,7 +51,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   }
   const rooted = <T extends { path: string }>(x: T): T => ({ ...x, path: resolve(ROOT, x.path) });
   const source = cfg.source.type === "file" ? { ...cfg.source, path: typeof cfg.source.path === "string" ? resolve(ROOT, cfg.source.path) : cfg.source.path.map((p) => resolve(ROOT, p)), progress: "off" as const } : cfg.source;
-  const scorer = cfg.scorer?.kind === "local" && cfg.scorer.path !== undefined ? { ...cfg.scorer, path: resolve(ROOT, cfg.scorer.path) } : cfg.scorer;
+  const scorer = cfg.scorer?.type === "local" ? { ...cfg.scorer, path: resolve(ROOT, cfg.scorer.path) } : cfg.scorer;
   const config = { ...cfg, source, ...(scorer ? { scorer } : {}), sinks: cfg.sinks.map((s) => (s.type === "clickhouse" ? s : rooted(s))) };
   if (!flags.keep) {
     for (const s of config.sinks) {
@@ -65,7 +65,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   const results: AttributionResult[] = [];
   const m = config.engine.method;
   const engineDesc = m.type === "reagent" ? `ReAGent ${m.mode} mode, ${config.engine.sampler.type} sampler, ${m.num_probes} probes, ≤${m.max_steps} steps` : m.type;
-  process.stdout.write(`reagent-stream demo: ${DEMO_RECORDS.replace(`${ROOT}/`, "")} -> sampler -> ${engineDesc} on ${config.scorer?.path?.replace(`${ROOT}/`, "") ?? "?"} -> ${config.sinks.map((s) => s.type).join(" + ")}\n\n`);
+  process.stdout.write(`reagent-stream demo: ${DEMO_RECORDS.replace(`${ROOT}/`, "")} -> sampler -> ${engineDesc} on ${config.scorer === undefined ? "?" : config.scorer.type === "local" ? config.scorer.path.replace(`${ROOT}/`, "") : config.scorer.url} -> ${config.sinks.map((s) => s.type).join(" + ")}\n\n`);
   const worker = await buildWorker(config, { logger: createLogger(config.logging.level), env, onResult: (r) => results.push(r) });
   const summary = await worker.run();
 

@@ -56,14 +56,14 @@ export function registerServeModel(program: Command): void {
     .option("--tokenizer <dir>", "directory with the served model's tokenizer.json (required for endpoints)")
     .action(async (flags: CheckFlags) => {
       const spec = parseModelSpec(flags.model);
-      if (spec.kind === "local") {
+      if (spec.type === "local") {
         const m = await loadAttributionModel(flags.model);
         process.stdout.write(`local model ${flags.model}: ${m.scorer.info.id}, vocabulary ${m.scorer.capabilities.vocabSize ?? "?"}, ready\n`);
         await m.close();
         return;
       }
       const m = await loadAttributionModel(
-        { kind: spec.kind, url: spec.url, ...(spec.model === undefined ? {} : { model: spec.model }), ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), self_test: "warn" },
+        { type: spec.type, url: spec.url, ...(spec.model === undefined ? {} : { model: spec.model }), ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), self_test: "warn" },
         { log: (text) => process.stdout.write(`${text}\n`) },
       );
       if (m.report && !m.report.ok) process.exitCode = 2;

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/errors.js";
+import { deprecationsOf } from "../../../src/config-aliases.js";
 import { CONFIG_SECTIONS, configWarnings, generatedFiles, parseWorkerConfig, workerConfigSchema } from "../../../src/app/config.js";
 import { parseConfigText, substituteEnv } from "../../../src/app/config-loader.js";
 
@@ -11,7 +12,7 @@ const MARKER = "# reagent-stream config";
 
 const minimal = `
 source: { type: file, path: logs.jsonl }
-scorer: { kind: local, path: models/tiny-lm }
+scorer: { type: local, path: models/tiny-lm }
 sinks: [{ type: jsonl, path: out.jsonl }]
 `;
 
@@ -62,7 +63,7 @@ describe("config loading", () => {
   });
 
   it("paths into lists use [i]", () => {
-    const e = configError(`source: { type: file, path: x }\nscorer: { kind: local, path: m }\nsinks: [{ type: jsonl, path: a }, { type: jsonl }]\n`);
+    const e = configError(`source: { type: file, path: x }\nscorer: { type: local, path: m }\nsinks: [{ type: jsonl, path: a }, { type: jsonl }]\n`);
     expect(e.path).toBe("sinks[1].path");
   });
 
@@ -82,21 +83,36 @@ describe("config loading", () => {
   });
 
   it("checks cross-field rules", () => {
-    expect(configError(`source: { type: kafka, brokers: b:9092, topics: [t], group_id: g }\nscorer: { kind: local, path: m }\nsinks: [{ type: jsonl, path: o }]\n`).path).toBe("dead_letter");
+    expect(configError(`source: { type: kafka, brokers: b:9092, topics: [t], group_id: g }\nscorer: { type: local, path: m }\nsinks: [{ type: jsonl, path: o }]\n`).path).toBe("dead_letter");
     expect(configError(`source: { type: file, path: x }\nsinks: [{ type: jsonl, path: o }]\n`).path).toBe("scorer");
-    expect(configError(`source: { type: file, path: x }\nscorer: { kind: local, path: m }\n`).path).toBe("sinks");
+    expect(configError(`source: { type: file, path: x }\nscorer: { type: local, path: m }\n`).path).toBe("sinks");
     expect(configError(`${minimal}\ndead_letter: { type: kafka, topic: dlq }\n`).path).toBe("dead_letter.brokers");
     expect(() => parseWorkerConfig(`source: { type: stdin }\npipeline: { attribution: "off" }\n`, "t", {})).not.toThrow();
   });
 
   it("warns about valid but dubious settings", () => {
     const c = parseWorkerConfig(
-      `source: { type: kafka, brokers: b, topics: [t], group_id: g, heartbeat_interval_ms: 20000 }\nsampling: { rate: 1 }\nscorer: { kind: local, path: m }\nsinks: [{ type: jsonl, path: o }]\ndead_letter: { type: jsonl, path: d }\nengine: { max_steps: 9000 }\npipeline: { drain_timeout_ms: 60000 }\n`,
+      `source: { type: kafka, brokers: b, topics: [t], group_id: g, heartbeat_interval_ms: 20000 }\nsampling: { rate: 1 }\nscorer: { type: local, path: m }\nsinks: [{ type: jsonl, path: o }]\ndead_letter: { type: jsonl, path: d }\nengine: { method: { type: reagent, max_steps: 9000 } }\npipeline: { drain_timeout_ms: 60000 }\n`,
       "t",
       {},
     );
     expect(configWarnings(c)).toHaveLength(5);
     expect(configWarnings(parseWorkerConfig(minimal, "t", {}))).toEqual([]);
+  });
+
+  it("reads deprecated names with a warning that config check prints and the worker logs", () => {
+    const c = parseWorkerConfig(`source: { type: file, path: x }\nscorer: { kind: local, path: m }\nsinks: [{ type: jsonl, path: o }]\n`, "t", {});
+    expect(c.scorer).toEqual({ type: "local", path: "m" });
+    expect(configWarnings(c)).toEqual(["scorer.kind is deprecated: use scorer.type (the old form still works in this release)"]);
+  });
+
+  it("names the engine's flat 0.1 settings it lifted into their sections", () => {
+    const c = parseWorkerConfig(`source: { type: file, path: x }\nscorer: { type: local, path: m }\nsinks: [{ type: jsonl, path: o }]\nengine: { num_probes: 4, mlm_top_k: 3, sampler: mlm }\n`, "t", {});
+    expect(c.engine.method).toMatchObject({ type: "reagent", num_probes: 4 });
+    expect(configWarnings(c)).toEqual([
+      "engine.num_probes is deprecated: use engine.method.num_probes (the old form still works in this release)",
+      "engine.mlm_top_k is deprecated: use engine.sampler.top_k (sampler: {type: mlm}) (the old form still works in this release)",
+    ]);
   });
 
   it("reports YAML syntax errors with a position", () => {
@@ -110,7 +126,7 @@ describe("config loading", () => {
   });
 
   it("accepts the sinks engineer's stores and the OTel section", () => {
-    const text = `source: { type: file, path: x }\nscorer: { kind: local, path: m }\nsinks: [{ type: duckdb, path: x.duckdb }, { type: clickhouse, url: "http://ch:8123", database: audit }]\notel: { enabled: false }\n`;
+    const text = `source: { type: file, path: x }\nscorer: { type: local, path: m }\nsinks: [{ type: duckdb, path: x.duckdb }, { type: clickhouse, url: "http://ch:8123", database: audit }]\notel: { enabled: false }\n`;
     const c = parseWorkerConfig(text, "t", {});
     expect(c.sinks.map((s) => s.type)).toEqual(["duckdb", "clickhouse"]);
   });
@@ -143,7 +159,8 @@ describe("example configs", () => {
   it.each(files)("deploy/config/%s is valid", (f) => {
     const text = readFileSync(join(ROOT, "deploy/config", f), "utf8");
     expect(text.startsWith(MARKER)).toBe(true);
-    expect(() => parseWorkerConfig(text, f, {})).not.toThrow();
+    // Examples teach the current names: no deprecated ones.
+    expect(deprecationsOf(parseWorkerConfig(text, f, {}))).toEqual([]);
   });
 
   const mdFiles = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
@@ -153,7 +170,7 @@ describe("example configs", () => {
   });
 
   it.each(blocks)("%s is valid", (_name, text) => {
-    expect(() => parseWorkerConfig(text, _name, {})).not.toThrow();
+    expect(deprecationsOf(parseWorkerConfig(text, _name, {}))).toEqual([]);
   });
 
   it.each(CONFIG_SECTIONS.filter((s) => s.example !== undefined).map((s) => [s.id, s] as const))("the %s example in docs/config.md is valid", (_id, s) => {
@@ -162,5 +179,6 @@ describe("example configs", () => {
     const value = s.key.endsWith("[]") ? (doc[key] as unknown[])[0] : doc[key];
     const r = parseConfigText(JSON.stringify(value), s.schema, { env: {} });
     expect(r).toBeDefined();
+    expect(deprecationsOf(r)).toEqual([]);
   });
 });

@@ -59,7 +59,7 @@ describe("store flags", () => {
         file,
         [
           "source: { type: stdin }",
-          "scorer: { kind: local, path: models/tiny-lm }",
+          "scorer: { type: local, path: models/tiny-lm }",
           "sinks:",
           "  - { type: duckdb, path: /data/audit.duckdb, store_text: none }",
           "  - { type: clickhouse, url: http://ch:8123, database: audit }",
