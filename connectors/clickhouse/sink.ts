@@ -9,6 +9,7 @@
  * `insert_deduplication_token` on servers that have it (22.2+). On older servers a retried insert
  * that did land twice is collapsed by ReplacingMergeTree and read once through FINAL.
  */
+import { redactCredentials, redactUrl } from "../../src/redact.js";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
@@ -119,8 +120,8 @@ export class ClickHouseSink implements AuditSink {
       throw new SinkError({
         sink: this.name,
         retryable: classifyClickHouseError(err).retryable,
-        what: `connecting to ClickHouse at ${this.config.url}`,
-        why: errorMessage(err),
+        what: `connecting to ClickHouse at ${redactUrl(this.config.url)}`,
+        why: redactCredentials(errorMessage(err)),
         cause: err,
       });
     }

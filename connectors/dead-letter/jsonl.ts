@@ -11,23 +11,27 @@ import { SinkError, errorMessage } from "../../src/errors.js";
 import type { DeadLetter, DeadLetterSink } from "../../src/pipeline/contracts.js";
 import { deadLetterJson } from "../../src/pipeline/dead-letter.js";
 import { JsonlAppender } from "../file/jsonl-writer.js";
+import { applyPayloadPolicy, deadLetterPayloadSchema, type DeadLetterPayload } from "./payload.js";
 
 export const jsonlDeadLetterConfigSchema = z
   .object({
     type: z.literal("jsonl"),
     path: z.string().min(1).describe("File the dead letters are appended to (created with its directory)"),
     fsync: z.boolean().default(true).describe("fsync each batch before acknowledging it"),
+    payload: deadLetterPayloadSchema,
   })
   .strict()
   .describe("A JSONL file (the default for file and stdin sources: dead-letters.jsonl): one object per record with its original bytes, headers, stage, reason, error code, attempts and time.");
 
 export type JsonlDeadLetterConfig = z.infer<typeof jsonlDeadLetterConfigSchema>;
+/** The parsed config; `payload` may be left out (full). */
+type JsonlDeadLetterOptions = Omit<JsonlDeadLetterConfig, "payload"> & { readonly payload?: DeadLetterPayload };
 
 export class JsonlDeadLetters implements DeadLetterSink {
   readonly name: string;
   private readonly appender: JsonlAppender;
 
-  constructor(readonly config: JsonlDeadLetterConfig) {
+  constructor(readonly config: JsonlDeadLetterOptions) {
     this.name = `jsonl:${config.path}`;
     this.appender = new JsonlAppender(config.path, { fsync: config.fsync, flushIntervalMs: 20 });
   }
@@ -41,7 +45,7 @@ export class JsonlDeadLetters implements DeadLetterSink {
   }
 
   write(letter: DeadLetter): Promise<void> {
-    return this.appender.append(JSON.stringify(deadLetterJson(letter)));
+    return this.appender.append(JSON.stringify(deadLetterJson(applyPayloadPolicy(letter, this.config.payload ?? "full"))));
   }
 
   close(): Promise<void> {

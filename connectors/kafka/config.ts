@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { retrySchema } from "../../src/retry.js";
+import { deadLetterPayloadSchema } from "../dead-letter/payload.js";
 
 export const kafkaSslSchema = z.union([
   z.boolean().describe("true: TLS with the system's trusted CAs"),
@@ -93,6 +94,7 @@ export const kafkaDeadLetterConfigSchema = z
       .default("dead-letters-spill.jsonl")
       .describe("JSONL file (fsync'ed) for dead letters the topic cannot take: too large, refused by the broker for good, or still failing after retry.max_attempts"),
     retry: retrySchema({ max_attempts: 8, initial_backoff_ms: 500, max_backoff_ms: 30_000 }, "Producing one dead letter that fails transiently; after the last attempt it is spilled"),
+    payload: deadLetterPayloadSchema,
   })
   .strict()
   .describe("A Kafka topic: the original key and value with the original headers plus reagent.dlq.* headers (reason, stage, error code, attempts, time, source partition and offset).");

@@ -21,6 +21,7 @@ import type { DeadLetter, DeadLetterSink, PipelineMetrics } from "../../src/pipe
 import { DLQ_HEADERS, deadLetterHeaders } from "../../src/pipeline/dead-letter.js";
 import type { PipelineLogger } from "../../src/pipeline/logger.js";
 import { backoffMs, sleep } from "../../src/retry.js";
+import { applyPayloadPolicy, type DeadLetterPayload } from "../dead-letter/payload.js";
 import { DeadLetterSpill, type SpillPointer } from "../dead-letter/spill.js";
 import { createKafka } from "./client.js";
 import type { KafkaConnection, KafkaDeadLetterConfig } from "./config.js";
@@ -86,7 +87,7 @@ export class KafkaDeadLetters implements DeadLetterSink {
   private readonly closing = new AbortController();
 
   constructor(
-    readonly config: KafkaDeadLetterConfig,
+    readonly config: Omit<KafkaDeadLetterConfig, "payload"> & { readonly payload?: DeadLetterPayload },
     private readonly connection: KafkaConnection,
     private readonly opts: KafkaDeadLettersOptions = {},
   ) {
@@ -105,7 +106,8 @@ export class KafkaDeadLetters implements DeadLetterSink {
     this.producer = p;
   }
 
-  write(letter: DeadLetter): Promise<void> {
+  write(original: DeadLetter): Promise<void> {
+    const letter = applyPayloadPolicy(original, this.config.payload ?? "full");
     const bytes = recordBytes(this.message(letter));
     if (bytes > this.config.max_message_bytes) {
       return this.track(this.spillAndPoint(letter, `the dead letter is ${bytes} bytes; dead_letter.max_message_bytes is ${this.config.max_message_bytes}`));

@@ -10,6 +10,7 @@
  *
  * @see docs/config.md
  */
+import { redactUrl } from "../redact.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
@@ -224,8 +225,8 @@ export function describeConfig(c: WorkerConfig): string {
       : c.source.type === "file"
         ? `file ${typeof c.source.path === "string" ? c.source.path : c.source.path.join(", ")}`
         : "stdin";
-  const scorer = c.scorer === undefined ? "none" : c.scorer.type === "local" ? `local ${c.scorer.path}` : `${c.scorer.type} ${c.scorer.url}`;
-  const sinks = c.sinks.length === 0 ? "none" : c.sinks.map((s) => `${s.type} ${s.type === "clickhouse" ? `${s.url} ${s.database}` : s.path}`).join(", ");
+  const scorer = c.scorer === undefined ? "none" : c.scorer.type === "local" ? `local ${c.scorer.path}` : `${c.scorer.type} ${redactUrl(c.scorer.url)}`;
+  const sinks = c.sinks.length === 0 ? "none" : c.sinks.map((s) => `${s.type} ${s.type === "clickhouse" ? `${redactUrl(s.url)} ${s.database}` : s.path}`).join(", ");
   const dl = c.dead_letter === undefined ? "jsonl dead-letters.jsonl" : c.dead_letter.type === "kafka" ? `kafka ${c.dead_letter.topic}` : `jsonl ${c.dead_letter.path}`;
   return [
     `source:      ${src}`,

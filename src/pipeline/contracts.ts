@@ -157,6 +157,8 @@ export interface DeadLetter {
   readonly recordId: string | null;
   /** Validation issues with their paths, when the stage is parse or validate. */
   readonly issues: readonly { readonly path: string; readonly message: string }[];
+  /** Set by a dead-letter route whose payload policy changed `message.value` (redacted or none). */
+  readonly payload?: "redacted" | "none";
 }
 
 /** Where dead letters go (a Kafka topic, a JSONL file). */

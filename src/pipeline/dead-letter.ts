@@ -19,6 +19,8 @@ export const DLQ_HEADERS = {
   offset: "reagent.dlq.source_offset",
   recordId: "reagent.dlq.record_id",
   issues: "reagent.dlq.issues",
+  /** `redacted` or `none` when the route's payload policy changed the value (absent: the original bytes). */
+  payload: "reagent.dlq.payload",
   /** On a pointer record: the spill file holding the whole dead letter (too large for the topic). */
   spilledTo: "reagent.dlq.spilled_to",
 } as const;
@@ -50,6 +52,7 @@ export function deadLetterHeaders(l: DeadLetter): Record<string, string> {
     [DLQ_HEADERS.offset]: l.message.offset.toString(),
     ...(l.recordId === null ? {} : { [DLQ_HEADERS.recordId]: l.recordId }),
     ...(l.issues.length === 0 ? {} : { [DLQ_HEADERS.issues]: JSON.stringify(l.issues).slice(0, 8000) }),
+    ...(l.payload === undefined ? {} : { [DLQ_HEADERS.payload]: l.payload }),
   };
 }
 

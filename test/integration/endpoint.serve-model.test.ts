@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLocalModel, type LocalModel } from "../../src/models/local-model.js";
-import { MODEL_DIR, inputsFor, startServeModel, type RunningServeModel } from "./fixtures/endpoints.js";
+import { loadAttributionModel } from "../../src/models/endpoint.js";
+import { MODEL_DIR, endpointConfig, inputsFor, startServeModel, type RunningServeModel } from "./fixtures/endpoints.js";
 
 let served: RunningServeModel;
 let local: LocalModel;
@@ -246,5 +247,28 @@ describe("reagent-stream serve-model (CLI process)", () => {
     expect(body.choices).toHaveLength(200);
     expect(await exited).toBe(0);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+});
+
+describe("serve-model: optional bearer token (issue 16, item 5)", () => {
+  it("with a key, refuses requests without it (401) and serves the scorer that sends it", async () => {
+    const guarded = await startServeModel({ apiKey: "t0ken-for-tests" });
+    try {
+      expect((await fetch(`${guarded.url}/health`)).status).toBe(200);
+      expect((await fetch(`${guarded.url}/v1/models`)).status).toBe(401);
+      expect((await fetch(`${guarded.url}/v1/models`, { headers: { authorization: "Bearer wrong-token-xxxx" } })).status).toBe(401);
+      expect((await fetch(`${guarded.url}/v1/models`, { headers: { authorization: "Bearer t0ken-for-tests" } })).status).toBe(200);
+      process.env.REAGENT_TEST_SERVE_KEY = "t0ken-for-tests";
+      const m = await loadAttributionModel(endpointConfig("vllm", guarded.url, { model: "tiny-lm", api_key_env: "REAGENT_TEST_SERVE_KEY" }));
+      try {
+        const [row] = await m.scorer.score([{ ids: ids[0]!, positions: [1, 2] }], { topK: 1 });
+        expect(row?.positions.map((p) => p.position)).toEqual([1, 2]);
+      } finally {
+        await m.close();
+      }
+      await expect(loadAttributionModel(endpointConfig("vllm", guarded.url, { model: "tiny-lm" }))).rejects.toThrow(/401/);
+    } finally {
+      await guarded.close();
+    }
   });
 });

@@ -6,6 +6,7 @@
  * @see docs/endpoints.md
  */
 import { InvalidArgumentError, type Command } from "commander";
+import { ConfigError } from "../../errors.js";
 import { loadAttributionModel, parseModelSpec } from "../../models/endpoint.js";
 import { ModelServer } from "../../models/http/serve-model.js";
 import { ServedModel } from "../../models/http/served-model.js";
@@ -26,6 +27,7 @@ interface ServeFlags {
   maxLogprobs: number;
   maxPrompts: number;
   threads?: number;
+  apiKeyEnv?: string;
 }
 
 interface CheckFlags {
@@ -45,6 +47,7 @@ export function registerServeModel(program: Command): void {
     .option("--max-logprobs <n>", "largest logprobs / prompt_logprobs accepted (vLLM --max-logprobs)", intArg("--max-logprobs", 1), 20)
     .option("--max-prompts <n>", "longest prompt list per request", intArg("--max-prompts", 1), 1024)
     .option("--threads <n>", "onnxruntime intra-op threads", intArg("--threads", 1))
+    .option("--api-key-env <name>", "environment variable holding a bearer token that every request but GET /health must send (clients: scorer api_key_env)")
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });
@@ -72,6 +75,11 @@ export function registerServeModel(program: Command): void {
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
+  let apiKey: string | undefined;
+  if (flags.apiKeyEnv !== undefined) {
+    apiKey = process.env[flags.apiKeyEnv];
+    if (apiKey === undefined || apiKey === "") throw new ConfigError({ what: "reading --api-key-env", why: `${flags.apiKeyEnv} is not set (or empty)`, path: "--api-key-env" });
+  }
   const model = await ServedModel.load({
     dir: flags.model,
     ...(flags.servedModelName === undefined ? {} : { name: flags.servedModelName }),
@@ -82,10 +90,12 @@ async function serve(flags: ServeFlags): Promise<void> {
     maxLogprobs: flags.maxLogprobs,
     maxPrompts: flags.maxPrompts,
     log: (line) => process.stderr.write(`${line}\n`),
+    apiKey,
   });
   const { url } = await server.listen(flags.port, flags.host);
   process.stdout.write(`serve-model: serving ${model.dir} as "${model.name}" on ${url}\n`);
   process.stdout.write(`serve-model: use --model vllm+${url}/${model.name} --tokenizer ${flags.model}\n`);
+  if (apiKey !== undefined) process.stdout.write(`serve-model: requests need "Authorization: Bearer <${flags.apiKeyEnv}>" (scorer: api_key_env: ${flags.apiKeyEnv})\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.stderr.write(`serve-model: ${signal}: finishing in-flight requests\n`);

@@ -18,6 +18,7 @@
  * Greedy decoding only (`temperature` must be 0 or absent); no streaming. Passes run one at a
  * time; shutdown finishes in-flight requests first.
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
@@ -35,6 +36,11 @@ export interface ModelServerOptions {
   readonly maxBodyBytes?: number;
   /** One line per start, stop and server-side failure; normal requests log nothing. */
   readonly log?: (line: string) => void;
+  /**
+   * When set, every route but `GET /health` needs `Authorization: Bearer <apiKey>` (as vLLM's
+   * `--api-key`); a missing or wrong token gets 401 and nothing else.
+   */
+  readonly apiKey?: string | undefined;
 }
 
 const idList = z.array(z.number().int()).min(1);
@@ -110,9 +116,11 @@ export class ModelServer {
   private readonly active = new Set<ServerResponse>();
   private readonly created = Math.floor(Date.now() / 1000);
   private closing: Promise<void> | undefined;
+  private readonly apiKey: Buffer | undefined;
 
   constructor(opts: ModelServerOptions) {
     this.model = opts.model;
+    this.apiKey = opts.apiKey === undefined || opts.apiKey === "" ? undefined : Buffer.from(opts.apiKey);
     this.maxLogprobs = opts.maxLogprobs ?? 20;
     this.maxPrompts = opts.maxPrompts ?? 1024;
     this.maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024 * 1024;
@@ -155,6 +163,10 @@ export class ModelServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const route = `${req.method ?? "GET"} ${url.pathname}`;
+    if (this.apiKey !== undefined && route !== "GET /health" && !this.authorised(req)) {
+      res.setHeader("www-authenticate", "Bearer");
+      return this.json(res, 401, { error: "Unauthorized" });
+    }
     switch (route) {
       case "GET /health":
         res.writeHead(200).end();
@@ -192,6 +204,14 @@ export class ModelServer {
         }
         return this.json(res, 404, { detail: "Not Found" });
     }
+  }
+
+  /** Constant-time comparison of the bearer token with the configured key. */
+  private authorised(req: IncomingMessage): boolean {
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    if (m === null || this.apiKey === undefined) return false;
+    const got = Buffer.from((m[1] as string).trim());
+    return got.length === this.apiKey.length && timingSafeEqual(got, this.apiKey);
   }
 
   private body(req: IncomingMessage): Promise<unknown> {

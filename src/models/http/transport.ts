@@ -3,6 +3,7 @@
  * failure into a typed ScorerHttpError (status, endpoint, body snippet, retryable, Retry-After),
  * and keeps secrets out of messages. Limits, retries and the breaker live in guard.ts.
  */
+import { redactUrl } from "../../redact.js";
 import { ScorerHttpError, errorMessage } from "../../errors.js";
 import { parseRetryAfter } from "./guard.js";
 
@@ -29,15 +30,15 @@ function statusHint(status: number): string {
   return "the server rejected the request";
 }
 
-/** Base URL with any user:password removed. */
-export function redactUrl(url: string): string {
+/** Base URL with any user:password removed (errors and events name the server, never its credentials). */
+export function endpointUrl(url: string): string {
   try {
     const u = new URL(url);
     u.username = "";
     u.password = "";
     return u.toString().replace(/\/$/, "");
   } catch {
-    return url;
+    return redactUrl(url);
   }
 }
 
@@ -50,7 +51,7 @@ export class HttpTransport {
 
   constructor(cfg: TransportConfig) {
     this.baseUrl = cfg.baseUrl.replace(/\/+$/, "");
-    this.endpoint = redactUrl(this.baseUrl);
+    this.endpoint = endpointUrl(this.baseUrl);
     this.secrets = [];
     this.headers = { "content-type": "application/json", accept: "application/json" };
     if (cfg.apiKey !== undefined && cfg.apiKey !== "") {
