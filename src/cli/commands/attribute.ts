@@ -2,22 +2,17 @@
  * `reagent-stream attribute`: attribute one completion to its prompt, printing a heatmap and the
  * top spans (or the full result as JSON).
  */
-import { readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { z } from "zod";
 import { methodIds, modeIds, samplerIds, type EngineConfigInput } from "../../attribution/config.js";
-import { parseConfig } from "../../config-issues.js";
 import { ConfigError } from "../../errors.js";
-import { chatRoles } from "../../../schemas/llm-log-record.js";
-import type { ChatMessage } from "../../text/chat-template.js";
+import { readAttributeInput } from "../../app/attribute-input.js";
+import { presetIds, type PresetId } from "../../pipeline/mapping/mapper.js";
 import type { SegmentRule } from "../../text/segments.js";
 import { loadAttributionModel, scorerConfigFromSpec } from "../../models/endpoint.js";
 import { BUNDLED_LM_DIR, buildEngine } from "../../app/engine.js";
 import { renderReport } from "../../report/html.js";
 import { progressLine, renderResult, shouldColor } from "../render.js";
-import { writeOutputFile } from "./report.js";
-
-const messagesSchema = z.array(z.object({ role: z.enum(chatRoles), content: z.string(), name: z.string().optional() }).strict()).min(1);
+import { prepareOutputFile, writeOutputFile } from "./report.js";
 
 function intArg(name: string, min: number) {
   return (v: string): number => {
@@ -48,6 +43,8 @@ interface AttributeFlags {
   prompt?: string;
   promptFile?: string;
   messages?: string;
+  record?: string;
+  mapping: PresetId;
   completion?: string;
   generate?: number;
   method: (typeof methodIds)[number];
@@ -81,7 +78,9 @@ export function registerAttribute(program: Command): void {
     .option("--tokenizer <dir>", "directory with the endpoint model's tokenizer.json (required for endpoints)")
     .option("--prompt <text>", "the prompt text")
     .option("--prompt-file <path>", "read the prompt text from a file")
-    .option("--messages <file>", "a JSON array of chat messages [{role, content}] rendered with the model's chat template")
+    .option("--messages <file>", "an OpenAI chat transcript: a JSON array of messages (string or content-part content, tool messages) or a chat.completions request object; rendered with the model's chat template")
+    .option("--record <file.jsonl[:N]>", "re-attribute logged record N (1-based, default 1) of a JSONL log, mapped as the pipeline maps it (its completion unless --completion/--generate)")
+    .addOption(new Option("--mapping <preset>", "mapping preset for --record").choices(presetIds).default("auto"))
     .option("--completion <text>", "the completion the model produced")
     .option("--generate <n>", "generate n tokens greedily with the model instead of --completion", intArg("--generate", 1))
     .addOption(new Option("--method <method>", "attribution method").choices(methodIds).default("reagent"))
@@ -117,18 +116,19 @@ export function registerAttribute(program: Command): void {
     });
 }
 
-function readPrompt(flags: AttributeFlags): string | ChatMessage[] {
-  const given = [flags.prompt, flags.promptFile, flags.messages].filter((x) => x !== undefined).length;
-  if (given !== 1) throw new ConfigError({ what: "reading the prompt", why: "give exactly one of --prompt, --prompt-file or --messages", path: "--prompt" });
-  if (flags.prompt !== undefined) return flags.prompt;
-  if (flags.promptFile !== undefined) return readFileSync(flags.promptFile, "utf8");
-  return parseConfig(messagesSchema, JSON.parse(readFileSync(flags.messages as string, "utf8")), { what: `reading ${flags.messages}`, path: "--messages" });
-}
-
 async function runAttribute(flags: AttributeFlags): Promise<void> {
-  const prompt = readPrompt(flags);
-  if ((flags.completion === undefined) === (flags.generate === undefined)) {
-    throw new ConfigError({ what: "reading the completion", why: "give exactly one of --completion or --generate", path: "--completion" });
+  const input = readAttributeInput(flags);
+  if (flags.out !== undefined) prepareOutputFile(flags.out, "--out");
+  if (flags.html !== undefined) prepareOutputFile(flags.html, "--html");
+  const prompt = input.prompt;
+  if (flags.completion !== undefined && flags.generate !== undefined) {
+    throw new ConfigError({ what: "reading the completion", why: "give either --completion or --generate, not both", path: "--completion" });
+  }
+  if (flags.completion === undefined && flags.generate === undefined && input.completion === undefined) {
+    throw new ConfigError({ what: "reading the completion", why: "give --completion TEXT (the logged answer) or --generate N (let the model answer)", path: "--completion" });
+  }
+  if (flags.completion !== undefined && flags.completion === "") {
+    throw new ConfigError({ what: "reading the completion", why: "--completion is empty; there is nothing to attribute", path: "--completion" });
   }
   const engineCfg: EngineConfigInput = {
     method: flags.method,
@@ -162,7 +162,7 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
   });
   const progress = progressLine(process.stderr);
   try {
-    let completion = flags.completion ?? "";
+    let completion = flags.completion ?? input.completion ?? "";
     let completionIds: number[] | undefined;
     if (flags.generate !== undefined) {
       const scorer = built.model.scorer;
@@ -176,7 +176,7 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
       completion = built.model.tokenizer.decode(completionIds);
     }
     const result = await built.engine.attribute(
-      { prompt, completion, ...(completionIds ? { completionIds } : {}) },
+      { prompt, completion, ...(completionIds ? { completionIds } : {}), ...(input.context ? { context: input.context } : {}) },
       {
         onProgress: (e) =>
           progress.update(`attributing: ${e.targetsDone}/${e.targetsTotal} target tokens done · step ${e.step} · ${e.liveProbes} probes running`),

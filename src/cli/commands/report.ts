@@ -5,7 +5,7 @@
  *   reagent-stream report --results demo-output/results.jsonl --out report.html
  *   reagent-stream report --file demo-output/reagent-stream.duckdb --id 3f2a… --out report.html
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { readResultsFile, readStoredResults } from "../../app/results-input.js";
@@ -18,6 +18,27 @@ interface ReportFlags extends StoreFlags {
   id?: string[];
   out: string;
   traceUrl?: string;
+}
+
+/**
+ * Check an output path before any work is done: create its directory and make sure it can be
+ * written, so that a bad --out fails in a second, not after the whole attribution ran.
+ */
+export function prepareOutputFile(path: string, flag: string): void {
+  const abs = resolve(path);
+  try {
+    mkdirSync(dirname(abs), { recursive: true });
+    accessSync(dirname(abs), constants.W_OK);
+    if (existsSync(abs) && statSync(abs).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError({
+      what: `preparing ${flag} ${path}`,
+      why: `${code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : code === "ENOTDIR" || code === "EEXIST" ? "a part of the path is a file" : (code ?? String(err))}; choose another path`,
+      path: flag,
+      cause: err,
+    });
+  }
 }
 
 /** Write a file, creating its directory (a user mistake in the path is one line, not a stack). */
@@ -42,6 +63,7 @@ export function registerReport(program: Command): void {
     .option("--trace-url <template>", "link trace ids, e.g. http://phoenix:6006/redirects/traces/{trace_id}");
   addStoreOptions(cmd);
   cmd.action(async (flags: ReportFlags) => {
+    prepareOutputFile(flags.out, "--out");
     let results;
     if (flags.results !== undefined) {
       results = readResultsFile(flags.results);
