@@ -33,6 +33,7 @@ import { SglangProtocol } from "./http/sglang.js";
 import { TgiProtocol, detectTgiServerBos } from "./http/tgi.js";
 import { TokenStrings } from "./http/tokens.js";
 import { HttpTransport } from "./http/transport.js";
+import { LlamaCppPythonProtocol, detectLlamaCppPythonBos, llamaCppPythonFinalError } from "./http/llama-cpp-python.js";
 import { findChatTemplate, loadLocalModel } from "./local-model.js";
 import { onnxLmConfigSchema } from "./onnx/onnx-scorer.js";
 import type { Scorer } from "../attribution/scorer.js";
@@ -47,7 +48,10 @@ export const refusedServers: Readonly<Record<string, { readonly name: string; re
   },
   anthropic: { name: "Anthropic", why: "the Messages API returns no logprobs at all (its OpenAI compatibility layer ignores logprobs)" },
   ollama: { name: "Ollama", why: "it returns logprobs for generated tokens only: no echo, no token-id prompts, no prompt logprobs" },
-  llamacpp: { name: "llama.cpp llama-server", why: 'it rejects echo ("Only no echo is supported") and gives logprobs for generated tokens only' },
+  llamacpp: {
+    name: "llama.cpp llama-server",
+    why: 'it rejects echo ("Only no echo is supported") and gives logprobs for generated tokens only; serve the same GGUF with llama-cpp-python instead (python -m llama_cpp.server --model M.gguf, then llama-cpp-python+http://…)',
+  },
   lmstudio: { name: "LM Studio", why: "it returns no prompt logprobs (chat-completions logprobs are stubbed)" },
 };
 const refusedAliases: Readonly<Record<string, string>> = { "llama.cpp": "llamacpp", "llama-cpp": "llamacpp", "llama-server": "llamacpp", claude: "anthropic", chatgpt: "openai-chat" };
@@ -147,8 +151,8 @@ function endpointFields<T extends ServerKind>(type: T) {
     api_key: z.string().min(1).optional().describe("The API key itself; prefer api_key_env"),
     timeout_ms: z.number().int().positive().default(30_000).describe("Per request attempt"),
     max_concurrency: z.number().int().min(1).default(4).describe("Requests in flight at once"),
-    max_batch: z.number().int().min(1).optional().describe("Sequences per request (vllm, sglang: 32; openai: 16; tgi: always 1)"),
-    max_top_k: z.number().int().min(1).optional().describe("Largest top-k the server returns (vllm/sglang: 20, openai/tgi: 5)"),
+    max_batch: z.number().int().min(1).optional().describe("Sequences per request (vllm, sglang: 32; openai: 16; tgi, llama-cpp-python: always 1)"),
+    max_top_k: z.number().int().min(1).optional().describe("Largest top-k the server returns (vllm/sglang/llama-cpp-python: 20, openai/tgi: 5)"),
     retry: retrySchema({ max_attempts: 4, initial_backoff_ms: 250, max_backoff_ms: 8_000 }, "One HTTP call (on 429, 5xx but 501/505, 408, timeouts, connection errors, unreadable bodies)"),
     max_retry_after_ms: z.number().int().min(0).default(60_000).describe("A longer Retry-After fails the call instead of waiting"),
     rate_limit: rateLimitSchema.prefault({}),
@@ -172,6 +176,15 @@ const endpointSchemas = [
     .strict()
     .describe("Hugging Face TGI started with --enable-prefill-logprobs"),
   z.object({ ...endpointFields("openai"), echo_max_tokens: echoMaxTokens(1) }).strict().describe("An OpenAI-compatible completions API with echo + logprobs"),
+  z
+    .object({
+      ...endpointFields("llama-cpp-python"),
+      // It runs one request at a time and spends ~60 ms of Python per echoed token: seconds per sequence.
+      timeout_ms: z.number().int().positive().default(300_000).describe("Per request attempt, queueing at the server included (it spends seconds per sequence)"),
+      max_concurrency: z.number().int().min(1).default(2).describe("Requests in flight at once (the server runs one at a time; a second hides the round trip)"),
+    })
+    .strict()
+    .describe("llama-cpp-python's server (python -m llama_cpp.server): text prompts, sequences that start with BOS"),
 ] as const;
 
 /** The old `retries:` block: base/max_delay_ms are the retry shape's backoff fields; max_retry_after_ms moved up. */
@@ -289,7 +302,7 @@ export async function connectEndpoint(cfg: EndpointScorerConfig, opts: LoadModel
   if (cfg.api_key_env !== undefined && (apiKey === undefined || apiKey === "")) {
     throw new ConfigError({ what: "reading the scorer's API key", why: `api_key_env names ${cfg.api_key_env}, which is not set`, path: "scorer.api_key_env" });
   }
-  const transport = new HttpTransport({ baseUrl: cfg.url, apiKey });
+  const transport = new HttpTransport({ baseUrl: cfg.url, apiKey, ...(kind === "llama-cpp-python" ? { finalServerError: llamaCppPythonFinalError } : {}) });
   const what = `connecting to ${kind} at ${transport.endpoint}`;
   const preChecks: SelfTestCheck[] = [];
 
@@ -319,9 +332,27 @@ export async function connectEndpoint(cfg: EndpointScorerConfig, opts: LoadModel
     preChecks.push({ name: "BOS", ok: true, severity: "error", detail: serverAddsBos ? "TGI prepends BOS; the sequence's own BOS is left out of the text" : "TGI adds no BOS" });
   }
 
+  let bosId: number | undefined;
+  if (kind === "llama-cpp-python") {
+    bosId = tokenizer.bosId ?? dirCfg?.bos_token_id ?? undefined;
+    if (bosId === undefined) {
+      throw new ConfigError({
+        what,
+        why: "llama-cpp-python aligns its prompt logprobs only after the model's BOS token, and the tokenizer directory names none (bos_token in tokenizer_config.json or bos_token_id in config.json)",
+        path: "scorer.tokenizer",
+      });
+    }
+    serverAddsBos = cfg.self_test === "off" ? addBos : await detectLlamaCppPythonBos(transport, model, tokenizer, bosId, opts.signal);
+    if (serverAddsBos && !addBos) {
+      if (cfg.add_bos === false) throw new ScorerMismatchError({ what, why: "the server prepends BOS to every prompt (the GGUF's add_bos_token), so add_bos: false cannot be honoured; remove it or set it to true" });
+      addBos = true;
+    }
+    preChecks.push({ name: "BOS", ok: true, severity: "error", detail: serverAddsBos ? "the server prepends BOS; the sequence's own BOS is left out of the text" : "the server adds no BOS; a sequence's BOS is sent as its text" });
+  }
+
   const maxTopK = cfg.max_top_k ?? (kind === "openai" || kind === "tgi" ? 5 : 20);
-  const perRequest = kind === "tgi" ? 1 : (cfg.max_batch ?? (kind === "openai" ? 16 : 32));
-  const protocol = buildProtocol(kind, { cfg, model, endpoint: transport.endpoint, tokenizer, maxTopK, perRequest, serverAddsBos });
+  const perRequest = kind === "tgi" || kind === "llama-cpp-python" ? 1 : (cfg.max_batch ?? (kind === "openai" ? 16 : 32));
+  const protocol = buildProtocol(kind, { cfg, model, endpoint: transport.endpoint, tokenizer, maxTopK, perRequest, serverAddsBos, bosId });
   const guard = new RequestGuard(
     {
       endpoint: transport.endpoint,
@@ -358,7 +389,7 @@ export async function connectEndpoint(cfg: EndpointScorerConfig, opts: LoadModel
 
 function buildProtocol(
   kind: ServerKind,
-  a: { cfg: EndpointScorerConfig; model: string; endpoint: string; tokenizer: HfTextTokenizer; maxTopK: number; perRequest: number; serverAddsBos: boolean },
+  a: { cfg: EndpointScorerConfig; model: string; endpoint: string; tokenizer: HfTextTokenizer; maxTopK: number; perRequest: number; serverAddsBos: boolean; bosId: number | undefined },
 ): ScoringProtocol {
   switch (kind) {
     case "vllm":
@@ -378,6 +409,16 @@ function buildProtocol(
       return new SglangProtocol({ endpoint: a.endpoint, sequencesPerRequest: a.perRequest, maxTopK: a.maxTopK });
     case "tgi":
       return new TgiProtocol({ endpoint: a.endpoint, tokenizer: a.tokenizer, maxTopK: a.maxTopK, topKMode: a.cfg.type === "tgi" ? a.cfg.tgi_top_k : "probe", serverAddsBos: a.serverAddsBos });
+    case "llama-cpp-python":
+      return new LlamaCppPythonProtocol({
+        model: a.model,
+        endpoint: a.endpoint,
+        tokenizer: a.tokenizer,
+        strings: new TokenStrings(a.tokenizer),
+        maxTopK: a.maxTopK,
+        bosId: a.bosId as number,
+        serverAddsBos: a.serverAddsBos,
+      });
   }
 }
 
@@ -392,6 +433,8 @@ function checkDetectedKind(declared: ServerKind, detected: DetectedKind, what: s
     sglang: ["sglang", "openai"],
     tgi: ["tgi"],
     openai: ["openai"],
+    // Its /v1/completions takes neither token-id prompts nor prompt lists (HTTP 500), and aligns only after BOS.
+    "llama-cpp-python": ["llama-cpp-python"],
   };
   if (!speaks[detected].includes(declared)) {
     throw new ConfigError({

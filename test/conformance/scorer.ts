@@ -32,14 +32,26 @@ export interface ScorerConformanceOptions {
   readonly skip?: readonly { readonly reason: string; readonly tests: readonly ConformanceCase[] }[];
   /** top-k asked for (default 3). */
   readonly topK?: number;
+  /**
+   * Why a top-k list may end before k entries (a server that names tokens by text, where one key
+   * can stand for several ids, so the ranks after it are unknown); absent: lists are always full.
+   */
+  readonly shortTopK?: string;
+  /**
+   * How far the same slot's values may differ between calls that split the work differently
+   * (default 1e-4), with the reason when raised: a server whose numbers depend on how it batched
+   * or cached the prefix.
+   */
+  readonly tolerance?: { readonly eps: number; readonly reason: string };
   /** First position scored in "all positions" batches (default 1; TGI behind a server-added BOS cannot probe position 1, whose prefix text is empty). */
   readonly firstPosition?: number;
 }
 
-const EPS = 1e-4;
+const DEFAULT_EPS = 1e-4;
 
 export function runScorerConformance(opts: ScorerConformanceOptions): void {
   const k = opts.topK ?? 3;
+  const EPS = opts.tolerance?.eps ?? DEFAULT_EPS;
   const first = opts.firstPosition ?? 1;
   const allPositions = (ids: readonly number[]): number[] => Array.from({ length: ids.length - first }, (_, i) => i + first);
   const skipped = new Map<string, string>();
@@ -70,7 +82,7 @@ export function runScorerConformance(opts: ScorerConformanceOptions): void {
           for (const p of r.positions) {
             expect(p.topK.length).toBe(p.topKLogprobs.length);
             expect(p.topK.length).toBeLessThanOrEqual(kk());
-            if (scorer.capabilities.topKAtPromptPositions) expect(p.topK.length).toBe(kk());
+            if (scorer.capabilities.topKAtPromptPositions && opts.shortTopK === undefined) expect(p.topK.length).toBe(kk());
             for (const id of p.topK) expect(Number.isInteger(id) && id >= 0).toBe(true);
             expect(p.logprob === null || Number.isFinite(p.logprob)).toBe(true);
           }
@@ -161,13 +173,14 @@ export function runScorerConformance(opts: ScorerConformanceOptions): void {
         expect(last.logprob).not.toBeNull();
         expect(next.position).toBe(ids.length);
         expect(next.logprob).toBeNull();
-        expect(next.topK.length).toBe(kk());
+        if (opts.shortTopK === undefined) expect(next.topK.length).toBe(kk());
+        else expect(next.topK.length).toBeLessThanOrEqual(kk());
         for (let x = 1; x < next.topKLogprobs.length; x++) expect(next.topKLogprobs[x]!).toBeLessThanOrEqual(next.topKLogprobs[x - 1]!);
         // The slot after a prefix is the slot of the full sequence's last position: same alternatives.
         const prefix = ids.slice(0, ids.length - 1);
         const [a] = await score([{ ids: prefix, positions: [prefix.length] }]);
         const slot = a!.positions[0]!;
-        expect(slot.topK.length).toBe(kk());
+        if (opts.shortTopK === undefined) expect(slot.topK.length).toBe(kk());
         if (last.topK.length === kk()) {
           expect(slot.topK).toEqual(last.topK);
           slot.topKLogprobs.forEach((x, m) => expect(Math.abs(x - last.topKLogprobs[m]!)).toBeLessThan(EPS));
@@ -197,6 +210,8 @@ export function runScorerConformance(opts: ScorerConformanceOptions): void {
       const unknown = [...skipped.keys()].filter((t) => !(conformanceCases as readonly string[]).includes(t));
       expect(unknown).toEqual([]);
       for (const s of opts.skip ?? []) expect(s.reason.trim().length).toBeGreaterThan(0);
+      if (opts.shortTopK !== undefined) expect(opts.shortTopK.trim().length).toBeGreaterThan(0);
+      if (opts.tolerance !== undefined) expect(opts.tolerance.reason.trim().length).toBeGreaterThan(0);
     });
   });
 }

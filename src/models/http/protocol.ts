@@ -8,7 +8,7 @@ import { ScorerHttpError } from "../../errors.js";
 import type { ScoreSequence, ScoredPosition, ScoredSequence } from "../../attribution/scorer.js";
 
 /** Server kinds that can teacher-force score a given continuation. */
-export const serverKinds = ["vllm", "vllm-echo", "sglang", "tgi", "openai"] as const;
+export const serverKinds = ["vllm", "vllm-echo", "sglang", "tgi", "openai", "llama-cpp-python"] as const;
 export type ServerKind = (typeof serverKinds)[number];
 
 export interface RequestCost {
@@ -33,6 +33,8 @@ export interface ScoringProtocol {
   readonly acceptsTokenIds: boolean;
   /** A variant that changes results, recorded in the scorer id (TGI's `topk-probe` / `topk-bound`). */
   readonly variant?: string | undefined;
+  /** Every sequence must start with this id (llama-cpp-python aligns its logprobs only after BOS). */
+  readonly requiredFirstId?: number | undefined;
   /** A note every result scored this way should carry (TGI's synthesised top-k), if any. */
   readonly note?: string | undefined;
   /** Score up to `sequencesPerRequest` sequences (positions already validated). */
@@ -91,4 +93,11 @@ export function idsNeeded(s: ScoreSequence): readonly number[] {
 
 export function wantsNextSlot(s: ScoreSequence): boolean {
   return s.positions.includes(s.ids.length);
+}
+
+/** First index where two id lists differ, or undefined when they are equal. */
+export function firstDifference(a: readonly number[], b: readonly number[]): number | undefined {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return undefined;
 }

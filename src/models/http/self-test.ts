@@ -13,6 +13,7 @@ import type { ScoredPosition } from "../../attribution/scorer.js";
 import type { HttpScorer } from "./http-scorer.js";
 import type { ServerKind } from "./protocol.js";
 import type { HttpTransport } from "./transport.js";
+import { checkAlignment } from "./alignment-check.js";
 
 /** What a server looked like from the outside. Refused kinds can serve text but cannot score a given continuation. */
 export type DetectedKind = ServerKind | "serve-model" | "ollama" | "llamacpp" | "lmstudio" | "unknown";
@@ -47,7 +48,8 @@ const tgiInfoSchema = z
   })
   .loose();
 const sglangInfoSchema = z.object({ model_path: z.string() }).loose();
-const llamaPropsSchema = z.object({ default_generation_settings: z.unknown() }).loose();
+const llamaPropsSchema = z.object({ default_generation_settings: z.unknown(), build_info: z.string().nullish() }).loose();
+const openApiSchema = z.object({ info: z.object({ title: z.string(), version: z.string().nullish() }).loose() }).loose();
 
 const PROBE_TIMEOUT_MS = 5_000;
 
@@ -61,8 +63,8 @@ export async function detectServer(transport: HttpTransport, signal?: AbortSigna
       return undefined;
     }
   };
-  const [models, version, sglang, sglangServer, tgi, ollama, llama, lmstudio] = await Promise.all(
-    ["/v1/models", "/version", "/get_model_info", "/get_server_info", "/info", "/api/version", "/props", "/api/v0/models"].map(get),
+  const [models, version, sglang, sglangServer, tgi, ollama, llama, lmstudio, openApi] = await Promise.all(
+    ["/v1/models", "/version", "/get_model_info", "/get_server_info", "/info", "/api/version", "/props", "/api/v0/models", "/openapi.json"].map(get),
   );
   signal?.throwIfAborted();
   const evidence: string[] = [];
@@ -107,15 +109,24 @@ export async function detectServer(transport: HttpTransport, signal?: AbortSigna
     kinds.unshift("ollama");
     evidence.push("GET /api/version: Ollama");
   }
-  if (llamaPropsSchema.safeParse(llama).success) {
+  const props = llamaPropsSchema.safeParse(llama);
+  if (props.success) {
     kinds.unshift("llamacpp");
-    evidence.push("GET /props: llama.cpp llama-server");
+    ver = props.data.build_info ?? ver;
+    evidence.push(`GET /props: llama.cpp llama-server${props.data.build_info ? ` (build ${props.data.build_info})` : ""}`);
+  }
+  // llama-cpp-python's FastAPI app names itself in its OpenAPI document ("🦙 llama.cpp Python API").
+  const api = openApiSchema.safeParse(openApi);
+  if (api.success && /llama\.cpp Python/i.test(api.data.info.title)) {
+    kinds.unshift("llama-cpp-python");
+    ver = api.data.info.version ?? ver;
+    evidence.push(`GET /openapi.json: llama-cpp-python ${api.data.info.version ?? "?"} (${api.data.info.title})`);
   }
   if (lmstudio !== undefined && z.object({ data: z.array(z.unknown()) }).loose().safeParse(lmstudio).success) {
     kinds.unshift("lmstudio");
     evidence.push("GET /api/v0/models: LM Studio");
   }
-  if (evidence.length === 0) evidence.push("no identity route answered (/v1/models, /version, /get_model_info, /info)");
+  if (evidence.length === 0) evidence.push("no identity route answered (/v1/models, /version, /get_model_info, /info, /props, /openapi.json)");
   return { kind: kinds[0] ?? "unknown", version: ver, models: served, maxModelLen: maxLen, evidence };
 }
 
@@ -174,25 +185,36 @@ export async function runSelfTest(args: SelfTestArgs): Promise<SelfTestReport> {
     checks.push({ name, ok, severity, detail });
   };
   const kind = args.declaredKind;
-  const bos = args.addBos && tokenizer.bosId !== undefined ? [tokenizer.bosId] : [];
+  // A server that aligns its logprobs only after a given first token (llama-cpp-python: BOS) is tested the way it is used.
+  const first = scorer.protocol.requiredFirstId;
+  const bos = first !== undefined ? [first] : args.addBos && tokenizer.bosId !== undefined ? [tokenizer.bosId] : [];
   const ids = [...bos, ...tokenizer.encode(SELF_TEST_TEXT).ids];
   const positions = Array.from({ length: ids.length - 1 }, (_, i) => i + 1);
   const k = Math.min(5, scorer.capabilities.maxTopK);
   const opts = { topK: k, ...(args.signal ? { signal: args.signal } : {}) };
 
   await checkTokenizer(args, add);
+  if (first !== undefined && !(args.addBos && tokenizer.bosId === first)) {
+    add(
+      "sequences start with BOS",
+      false,
+      `this server scores only sequences that start with BOS ${JSON.stringify(tokenizer.tokenText(first))} (id ${first}): chat-template prompts that open with it work; others are refused (set add_bos: true to start every prompt with it)`,
+      "warning",
+    );
+  }
 
-  let first: readonly ScoredPosition[] | undefined;
+  let scored: readonly ScoredPosition[] | undefined;
   try {
     const [res] = await scorer.score([{ ids, positions }], opts);
-    first = res?.positions;
-    const okShape = first !== undefined && first.length === positions.length && first.every((p, i) => p.position === positions[i]);
-    add("scores a fixed input", okShape, okShape ? `${ids.length} tokens, ${positions.length} positions, top-${k}` : `expected ${positions.length} positions in order, got ${first?.length ?? 0}`);
+    scored = res?.positions;
+    const okShape = scored !== undefined && scored.length === positions.length && scored.every((p, i) => p.position === positions[i]);
+    add("scores a fixed input", okShape, okShape ? `${ids.length} tokens, ${positions.length} positions, top-${k}` : `expected ${positions.length} positions in order, got ${scored?.length ?? 0}`);
   } catch (err) {
     add("scores a fixed input", false, errorMessage(err));
   }
-  if (first) {
-    const all = first;
+  if (scored) {
+    // Position 1 has no value on some servers (llama-cpp-python nulls the first echoed entry); the engine never scores it.
+    const all = first !== undefined ? scored.filter((p) => p.position >= 2) : scored;
     const bad = all.filter((p) => p.logprob === null || p.logprob > 1e-6 || p.topKLogprobs.some((x) => x > 1e-6));
     add("logprobs are <= 0 and present", bad.length === 0, bad.length === 0 ? "every scored position has a logprob <= 0" : `positions ${bad.map((p) => p.position).join(", ")} have a missing or positive logprob`);
     const exactTop = scorer.protocol.topKAtPromptPositions || scorer.protocol.variant === "topk-probe";
@@ -216,7 +238,7 @@ export async function runSelfTest(args: SelfTestArgs): Promise<SelfTestReport> {
     }
     try {
       const [again] = await scorer.score([{ ids, positions }], opts);
-      const same = (again?.positions ?? []).every((p, i) => close(p.logprob, all[i]?.logprob ?? null, 1e-6));
+      const same = (again?.positions ?? []).every((p, i) => close(p.logprob, scored?.[i]?.logprob ?? null, 1e-6));
       add("deterministic", same, same ? "the same input scored twice gives the same logprobs" : "two identical calls gave different logprobs; results will not reproduce", "warning");
     } catch (err) {
       add("deterministic", false, errorMessage(err), "warning");
@@ -230,11 +252,12 @@ export async function runSelfTest(args: SelfTestArgs): Promise<SelfTestReport> {
         ],
         opts,
       );
-      const same = (both[0]?.positions ?? []).every((p, i) => close(p.logprob, all[i]?.logprob ?? null, EPS));
+      const same = (both[0]?.positions ?? []).every((p, i) => close(p.logprob, scored?.[i]?.logprob ?? null, EPS));
       add("batch equals single", same, same ? `within ${EPS}` : "scores change with batch composition beyond 1e-4; attribution will still run, but not bit-for-bit reproducibly", "warning");
     } catch (err) {
       add("batch equals single", false, errorMessage(err), "warning");
     }
+    for (const c of await checkAlignment({ scorer, tokenizer, ids, scored, opts })) add(c.name, c.ok, c.detail);
   }
   let nextOk = false;
   try {
@@ -249,7 +272,7 @@ export async function runSelfTest(args: SelfTestArgs): Promise<SelfTestReport> {
   const p = scorer.protocol;
   const conc = scorer.capabilities.maxBatch / p.sequencesPerRequest;
   const features: SelfTestFeature[] = [
-    { name: "teacher-forced logprobs (ReAGent update steps, all modes)", support: first ? "yes" : "no", detail: p.label },
+    { name: "teacher-forced logprobs (ReAGent update steps, all modes)", support: scored ? "yes" : "no", detail: p.label },
     {
       name: "top-k for the stopping check",
       support: p.topKAtPromptPositions ? "yes" : p.variant === "topk-probe" ? "yes" : "partial",
@@ -324,6 +347,12 @@ async function checkTokenizer(args: SelfTestArgs, add: (name: string, ok: boolea
       route = "POST /v1/tokenize";
       const r = z.object({ tokens: z.array(z.number().int()) }).loose().parse(await t.postJson("/v1/tokenize", { model: scorer.info.model, prompt: SELF_TEST_TEXT, add_special_tokens: false }, signal));
       remote = r.tokens;
+    } else if (args.declaredKind === "llama-cpp-python") {
+      route = "POST /extras/tokenize";
+      const r = z.object({ tokens: z.array(z.number().int()) }).loose().parse(await t.postJson("/extras/tokenize", { model: scorer.info.model, input: SELF_TEST_TEXT }, signal));
+      remote = r.tokens;
+      // The route applies the model's add_bos rule; the comparison is about the text's own tokens.
+      if (tokenizer.bosId !== undefined && remote[0] === tokenizer.bosId && local[0] !== tokenizer.bosId) remote = remote.slice(1);
     } else if (args.declaredKind === "tgi") {
       route = "POST /tokenize";
       const r = z.array(z.object({ id: z.number().int() }).loose()).parse(await t.postJson("/tokenize", { inputs: SELF_TEST_TEXT }, signal));

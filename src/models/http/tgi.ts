@@ -25,7 +25,7 @@ import { z } from "zod";
 import { ScorerMismatchError, ScorerUnsupportedError } from "../../errors.js";
 import type { TextTokenizer } from "../../text/tokenizer.js";
 import type { ScoreSequence, ScoredPosition, ScoredSequence } from "../../attribution/scorer.js";
-import { idsNeeded, parseBody, rankInTop, scoredPosition, topOf, wantsNextSlot, type ScoringProtocol, type Send } from "./protocol.js";
+import { firstDifference, idsNeeded, parseBody, rankInTop, scoredPosition, topOf, wantsNextSlot, type ScoringProtocol, type Send } from "./protocol.js";
 import { checkEchoedIds } from "./tokens.js";
 import type { HttpTransport } from "./transport.js";
 
@@ -218,12 +218,6 @@ function generatedTop(answer: Answer | undefined, k: number): { ids: number[]; l
   const list = answer?.details.top_tokens?.[0];
   if (!list) return { ids: [], logprobs: [] };
   return topOf(list.filter((t) => t.logprob !== null).map((t) => [t.id, t.logprob as number] as const), k);
-}
-
-function firstDifference(a: readonly number[], b: readonly number[]): number | undefined {
-  const n = Math.max(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return undefined;
 }
 
 /**

@@ -12,6 +12,13 @@ export interface TransportConfig {
   readonly baseUrl: string;
   /** Sent as `Authorization: Bearer …`; never logged, redacted from every message. */
   readonly apiKey?: string | undefined;
+  /**
+   * For servers whose 5xx answers are final for the request that caused them (llama-cpp-python
+   * answers every Python exception with 500): given the status and body, a sentence saying so,
+   * or undefined for a 5xx that is worth retrying. Final answers are not retried and do not move
+   * the breaker (the server answered, so it is up).
+   */
+  readonly finalServerError?: ((status: number, body: string) => string | undefined) | undefined;
 }
 
 const SNIPPET = 300;
@@ -48,8 +55,10 @@ export class HttpTransport {
   private readonly baseUrl: string;
   private readonly secrets: string[];
   private readonly headers: Record<string, string>;
+  private readonly finalServerError: TransportConfig["finalServerError"];
 
   constructor(cfg: TransportConfig) {
+    this.finalServerError = cfg.finalServerError;
     this.baseUrl = cfg.baseUrl.replace(/\/+$/, "");
     this.endpoint = endpointUrl(this.baseUrl);
     this.secrets = [];
@@ -120,14 +129,16 @@ export class HttpTransport {
     const snippet = this.redact(text.slice(0, SNIPPET));
     if (!res.ok) {
       const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
-      const kind = res.status === 429 ? "rate_limited" : res.status >= 500 ? "server_error" : "client_error";
+      const final = res.status >= 500 ? this.finalServerError?.(res.status, text) : undefined;
+      // A final 5xx is this request's own failure: counted as a rejected request, like a 4xx.
+      const kind = res.status === 429 ? "rate_limited" : res.status >= 500 && final === undefined ? "server_error" : "client_error";
       throw new ScorerHttpError({
         what,
-        why: `HTTP ${res.status}: ${statusHint(res.status)}${snippet ? `: ${oneLine(snippet)}` : ""}`,
+        why: `HTTP ${res.status}: ${final ?? statusHint(res.status)}${snippet ? `: ${oneLine(snippet)}` : ""}`,
         status: res.status,
         endpoint: this.endpoint,
         bodySnippet: snippet,
-        retryable: retryableStatus(res.status),
+        retryable: final === undefined && retryableStatus(res.status),
         details: { kind },
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       });

@@ -66,6 +66,13 @@ describe("scorer config", () => {
     expect(resolveScorerConfig({ type: "tgi", url: "http://h:8000", tokenizer: "models/tiny-lm" })).toMatchObject({ tgi_top_k: "probe" });
   });
 
+  it("gives llama-cpp-python (one request at a time, seconds per sequence) its own timeout and concurrency defaults", () => {
+    expect(parseModelSpec("llama-cpp-python+http://127.0.0.1:8000/smollm2")).toEqual({ type: "llama-cpp-python", url: "http://127.0.0.1:8000", model: "smollm2" });
+    expect(resolveScorerConfig({ type: "vllm", url: "http://h:8000", tokenizer: "models/tiny-lm" })).toMatchObject({ timeout_ms: 30_000, max_concurrency: 4 });
+    expect(resolveScorerConfig({ type: "llama-cpp-python", url: "http://h:8000", tokenizer: "models/tiny-lm" })).toMatchObject({ timeout_ms: 300_000, max_concurrency: 2 });
+    expect(resolveScorerConfig({ type: "llama-cpp-python", url: "http://h:8000", tokenizer: "models/tiny-lm", timeout_ms: 5_000, max_concurrency: 1 })).toMatchObject({ timeout_ms: 5_000, max_concurrency: 1 });
+  });
+
   it("gives each type its own knobs", () => {
     expect(() => resolveScorerConfig({ type: "vllm", url: "http://h", tokenizer: "t", tgi_top_k: "bound" })).toThrow(/scorer\.tgi_top_k: unknown field/);
     expect(() => resolveScorerConfig({ type: "local", path: "m", url: "http://h" })).toThrow(/scorer\.url: unknown field/);
