@@ -9,6 +9,7 @@
  *
  * @see docs/otel.md
  */
+import { createServer, type Server } from "node:http";
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "@opentelemetry/api-logs";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
@@ -67,6 +68,8 @@ export interface OtelExport {
   stats(): OtelStats;
   /** Phoenix annotations / Langfuse scores sent, dropped and skipped (undefined when not configured). */
   annotationStats(): AnnotationStats | undefined;
+  /** Mark the worker ready or not for GET /readyz on the metrics port (not ready until called). */
+  setReady(ready: boolean): void;
   /** Send what is buffered now (bounded by shutdown_timeout_ms); never rejects. */
   forceFlush(): Promise<void>;
   /** Flush and stop everything (spans, events, metrics, the scrape endpoint) by shutdown_timeout_ms; idempotent, never rejects. */
@@ -149,6 +152,7 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
       prometheusUrl: undefined,
       stats: () => tally.snapshot(),
       annotationStats: () => undefined,
+      setReady: () => undefined,
       forceFlush: () => Promise.resolve(),
       shutdown: () => Promise.resolve(),
     };
@@ -158,6 +162,8 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
   const headers = { ...cfg.headers };
   const common = { timeoutMillis: cfg.export_timeout_ms, ...(Object.keys(headers).length > 0 ? { headers } : {}) };
 
+  let ready = false;
+  let metricsServer: Server | undefined;
   // Metrics: OTLP push and/or Prometheus pull, one MeterProvider.
   let meterProvider: MeterProvider | undefined;
   let metrics: PipelineMetrics = noopMetrics;
@@ -176,8 +182,28 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
     if (settings.prometheus) {
       const { host, port } = cfg.prometheus;
       const prom = new PrometheusExporter({ host, port, preventServerStart: true });
+      // Our own server on the metrics port: /metrics (the exporter's handler), and /healthz
+      // (the process answers) and /readyz (the worker is running: model loaded, pipeline
+      // started) for Kubernetes probes.
+      const server = createServer((req, res) => {
+        const path = (req.url ?? "/").split("?")[0];
+        if (path === "/metrics") return prom.getMetricsRequestHandler(req, res);
+        if (path === "/healthz") {
+          res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+          return;
+        }
+        if (path === "/readyz") {
+          res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ready\n" : "not ready\n");
+          return;
+        }
+        res.writeHead(404).end();
+      });
       try {
-        await prom.startServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(port, host, () => resolve());
+        });
+        metricsServer = server;
       } catch (err) {
         throw new ExportError({
           what: `starting the Prometheus endpoint on ${host}:${port}`,
@@ -283,6 +309,11 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
         annotations?.shutdownWithin(spanBudget),
       ]);
       if (meterProvider && !(await withinDeadline(meterProvider.shutdown(), Math.max(1, deadlineMs - (Date.now() - began))))) tally.abandonPending("metrics");
+      if (metricsServer !== undefined) {
+        const srv = metricsServer;
+        srv.closeAllConnections();
+        await withinDeadline(new Promise<void>((resolve) => srv.close(() => resolve())), 1000);
+      }
     })();
     return shutdownPromise;
   };
@@ -295,7 +326,10 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
     await withinDeadline(Promise.all(parts), deadlineMs);
   };
 
-  return { exporter, metrics, settings, prometheusUrl, stats: () => tally.snapshot(), annotationStats: () => annotations?.stats(), forceFlush, shutdown };
+  const setReady = (value: boolean): void => {
+    ready = value;
+  };
+  return { exporter, metrics, settings, prometheusUrl, stats: () => tally.snapshot(), annotationStats: () => annotations?.stats(), setReady, forceFlush, shutdown };
 }
 
 /** The OTLP exporter and the annotation writers behind one AttributionExporter. */

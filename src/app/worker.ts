@@ -144,8 +144,10 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
         statsTimer.unref();
       }
       try {
+        otel.setReady(true);
         return await pipeline.run();
       } finally {
+        otel.setReady(false);
         if (statsTimer) clearInterval(statsTimer);
         await built?.close();
         await model?.close();

@@ -15,7 +15,7 @@ import { createOtelExporter } from "../../connectors/otel/index.js";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { buildEngine, BUNDLED_LM_DIR, type BuiltEngine } from "../../src/app/engine.js";
 import { loadLocalModel, type LocalModel } from "../../src/models/local-model.js";
-import { OtlpReceiver } from "./fixtures/otlp-receiver.js";
+import { freePort, OtlpReceiver } from "./fixtures/otlp-receiver.js";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
@@ -136,6 +136,23 @@ describe("attribution spans in trace backends", () => {
       expect(JSON.stringify(got[0]!.body)).not.toContain("Greece");
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("serves /healthz and /readyz beside /metrics on the Prometheus port", async () => {
+    const otel = await createOtelExporter({ prometheus: { enabled: true, port: await freePort() } }, { env: {} });
+    try {
+      const base = otel.prometheusUrl!.replace(/\/metrics$/, "");
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+      otel.setReady(true);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      otel.metrics.recordsConsumed(3, "file");
+      const scrape = await (await fetch(otel.prometheusUrl!)).text();
+      expect(scrape).toContain("reagent_stream_records_consumed_total");
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await otel.shutdown();
     }
   });
 });
