@@ -17,7 +17,7 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kafka, Partitioners, logLevel, type Admin } from "kafkajs";
 import { servicesUp } from "../../deploy/services/index.js";
-import { JsonlDeadLetters } from "../../connectors/dead-letter/jsonl.js";
+import { JsonlDeadLetters } from "../../connectors/file/dead-letters.js";
 import { JsonlSink } from "../../connectors/file/jsonl-sink.js";
 import { kafkaSourceConfigSchema } from "../../connectors/kafka/config.js";
 import { KafkaSource } from "../../connectors/kafka/source.js";

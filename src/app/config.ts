@@ -20,7 +20,7 @@ import { llmLogRecordJsonSchema } from "../../schemas/llm-log-record.js";
 import { engineSettingsFrom, engineSettingsObject } from "../attribution/config.js";
 import { fileSourceConfigSchema } from "../../connectors/file/source.js";
 import { jsonlSinkConfigSchema } from "../../connectors/file/jsonl-sink.js";
-import { jsonlDeadLetterConfigSchema } from "../../connectors/dead-letter/jsonl.js";
+import { jsonlDeadLetterConfigSchema } from "../../connectors/file/dead-letters.js";
 import { kafkaDeadLetterConfigSchema, kafkaSourceConfigSchema } from "../../connectors/kafka/config.js";
 import { otelConfigSchema } from "../../connectors/otel/config.js";
 import { clickhouseSinkConfigSchema, duckdbSinkConfigSchema } from "../../connectors/sink-common/factory.js";
@@ -178,7 +178,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   { id: "dead-letter-kafka", key: "dead_letter", type: "kafka", title: "dead_letter: kafka", schema: kafkaDeadLetterConfigSchema, declaredIn: "connectors/kafka/config.ts", example: `dead_letter:
   type: kafka
   topic: llm-logs.dlq` },
-  { id: "dead-letter-jsonl", key: "dead_letter", type: "jsonl", title: "dead_letter: jsonl", schema: jsonlDeadLetterConfigSchema, declaredIn: "connectors/dead-letter/jsonl.ts", example: `dead_letter:
+  { id: "dead-letter-jsonl", key: "dead_letter", type: "jsonl", title: "dead_letter: jsonl", schema: jsonlDeadLetterConfigSchema, declaredIn: "connectors/file/dead-letters.ts", example: `dead_letter:
   type: jsonl
   path: out/dead-letters.jsonl` },
   { id: "otel", key: "otel", title: "otel", schema: otelConfigSchema, declaredIn: "connectors/otel/config.ts", example: `otel:

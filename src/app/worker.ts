@@ -12,7 +12,7 @@ import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { createFileSource } from "../../connectors/file/source.js";
 import { JsonlSink } from "../../connectors/file/jsonl-sink.js";
 import type { ProgressStream } from "../../connectors/file/progress.js";
-import { JsonlDeadLetters } from "../../connectors/dead-letter/jsonl.js";
+import { JsonlDeadLetters } from "../../connectors/file/dead-letters.js";
 import { KafkaDeadLetters } from "../../connectors/kafka/dead-letter.js";
 import { KafkaSource } from "../../connectors/kafka/source.js";
 import type { KafkaConnection } from "../../connectors/kafka/config.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ClickHouseSink } from "../../connectors/clickhouse/sink.js";
-import { JsonlDeadLetters, jsonlDeadLetterConfigSchema } from "../../connectors/dead-letter/jsonl.js";
+import { JsonlDeadLetters, jsonlDeadLetterConfigSchema } from "../../connectors/file/dead-letters.js";
 import { applyPayloadPolicy, redactPayload } from "../../connectors/dead-letter/payload.js";
 import { kafkaDeadLetterConfigSchema } from "../../connectors/kafka/config.js";
 import { DLQ_HEADERS, buildDeadLetter, deadLetterHeaders } from "../../src/pipeline/dead-letter.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
-import { JsonlDeadLetters } from "../../../connectors/dead-letter/jsonl.js";
+import { JsonlDeadLetters } from "../../../connectors/file/dead-letters.js";
 import { JsonlSink, jsonlSinkConfigSchema } from "../../../connectors/file/jsonl-sink.js";
 import { ProgressBar } from "../../../connectors/file/progress.js";
 import { createFileSource, fileSourceConfigSchema } from "../../../connectors/file/source.js";

@@ -10,8 +10,8 @@ import { z } from "zod";
 import { SinkError, errorMessage } from "../../src/errors.js";
 import type { DeadLetter, DeadLetterSink } from "../../src/pipeline/contracts.js";
 import { deadLetterJson } from "../../src/pipeline/dead-letter.js";
-import { JsonlAppender } from "../file/jsonl-writer.js";
-import { applyPayloadPolicy, deadLetterPayloadSchema, type DeadLetterPayload } from "./payload.js";
+import { applyPayloadPolicy, deadLetterPayloadSchema, type DeadLetterPayload } from "../dead-letter/payload.js";
+import { JsonlAppender } from "./jsonl-writer.js";
 
 export const jsonlDeadLetterConfigSchema = z
   .object({
