@@ -13,7 +13,7 @@ export const clickhouseSinkConfigSchema = z
     url: z.string().url().default("http://127.0.0.1:8123").describe("HTTP(S) endpoint of the server"),
     database: z.string().regex(IDENT, "letters, digits and _ only").default("default").describe("Database that holds the tables"),
     create_database: z.boolean().default(true).describe("migrate() runs CREATE DATABASE IF NOT EXISTS first"),
-    username: z.string().default("default"),
+    username: z.string().default("default").describe("User to log in as"),
     password_env: z
       .string()
       .regex(IDENT)

@@ -18,24 +18,20 @@ import { deprecationsOf } from "../config-aliases.js";
 import { attributionResultJsonSchema } from "../../schemas/attribution-result.js";
 import { llmLogRecordJsonSchema } from "../../schemas/llm-log-record.js";
 import { engineSettingsFrom, engineSettingsObject } from "../attribution/config.js";
-import { fileSourceConfigSchema } from "../../connectors/file/source.js";
-import { jsonlSinkConfigSchema } from "../../connectors/file/jsonl-sink.js";
-import { jsonlDeadLetterConfigSchema } from "../../connectors/file/dead-letters.js";
-import { kafkaDeadLetterConfigSchema, kafkaSourceConfigSchema } from "../../connectors/kafka/config.js";
 import { otelConfigSchema } from "../../connectors/otel/config.js";
-import { clickhouseSinkConfigSchema, duckdbSinkConfigSchema } from "../../connectors/sink-common/factory.js";
-import { stdinSourceConfigSchema } from "../../connectors/stdin/source.js";
 import { scorerConfigSchema } from "../models/endpoint.js";
 import { loadConfigFile, parseConfigText, type Env } from "./config-loader.js";
 import { pipelineConfigSchema } from "../pipeline/config.js";
 import { renderConfigDocs } from "./config-docs.js";
+import { DEAD_LETTERS, SINKS, SOURCES, describeComponent, unionOf } from "./components.js";
+import type { Component } from "../pipeline/components.js";
 import { mappingConfigSchema } from "../pipeline/mapping/mapper.js";
 import { samplingConfigSchema } from "../pipeline/sampling/config.js";
 import { segmentRuleSchema } from "../text/segments.js";
 
-export const sourceConfigSchema = z.discriminatedUnion("type", [kafkaSourceConfigSchema, fileSourceConfigSchema, stdinSourceConfigSchema]);
-export const sinkConfigSchema = z.discriminatedUnion("type", [clickhouseSinkConfigSchema, duckdbSinkConfigSchema, jsonlSinkConfigSchema]);
-export const deadLetterConfigSchema = z.discriminatedUnion("type", [kafkaDeadLetterConfigSchema, jsonlDeadLetterConfigSchema]);
+export const sourceConfigSchema = unionOf(SOURCES);
+export const sinkConfigSchema = unionOf(SINKS);
+export const deadLetterConfigSchema = unionOf(DEAD_LETTERS);
 
 export const engineSectionSchema = engineSettingsFrom(
   engineSettingsObject.extend({
@@ -90,6 +86,9 @@ export const workerConfigSchema = z
   });
 
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
+
+/** Where dead letters go when the config names no route (only allowed for non-Kafka sources). */
+export const DEFAULT_DEAD_LETTERS = { type: "jsonl", path: "dead-letters.jsonl", fsync: true } as const;
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 
 /** Loads and validates a worker config file; throws ConfigError naming the field. */
@@ -116,24 +115,13 @@ export interface ConfigSection {
   readonly example?: string;
 }
 
+/** The sections of a list of components (one per `type`), from their registrations. */
+function componentSections(idPrefix: string, key: string, list: readonly Component<z.ZodType, never, unknown>[]): ConfigSection[] {
+  return list.map((c) => ({ id: `${idPrefix}-${c.type}`, key, type: c.type, title: c.title, schema: c.schema, declaredIn: c.declaredIn, example: c.example }));
+}
+
 export const CONFIG_SECTIONS: readonly ConfigSection[] = [
-  { id: "source-kafka", key: "source", type: "kafka", title: "source: kafka", schema: kafkaSourceConfigSchema, declaredIn: "connectors/kafka/config.ts", example: `source:
-  type: kafka
-  brokers: \${KAFKA_BROKERS:-localhost:9092}
-  topics: [llm-logs]
-  group_id: reagent-stream
-  ssl: true
-  sasl:
-    mechanism: scram-sha-512
-    username: \${KAFKA_USER:-reagent}
-    password: \${KAFKA_PASSWORD:-}` },
-  { id: "source-file", key: "source", type: "file", title: "source: file", schema: fileSourceConfigSchema, declaredIn: "connectors/file/source.ts", example: `source:
-  type: file
-  path: [logs/2024-06-01.jsonl, logs/2024-06-02.jsonl]
-  checkpoint: .cache/backfill.checkpoint.json` },
-  { id: "source-stdin", key: "source", type: "stdin", title: "source: stdin", schema: stdinSourceConfigSchema, declaredIn: "connectors/stdin/source.ts", example: `source:
-  type: stdin
-  checkpoint: .cache/stdin.checkpoint.json` },
+  ...componentSections("source", "source", SOURCES),
   { id: "mapping", key: "mapping", title: "mapping", schema: mappingConfigSchema, declaredIn: "src/pipeline/mapping/mapper.ts", example: `mapping:
   preset: openai
   fields:
@@ -164,23 +152,8 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   concurrency: 4
   max_in_flight_per_partition: 500
   drain_timeout_ms: 25000` },
-  { id: "sink-clickhouse", key: "sinks[]", type: "clickhouse", title: "sinks: clickhouse", schema: clickhouseSinkConfigSchema, declaredIn: "connectors/clickhouse/config.ts", example: `sinks:
-  - type: clickhouse
-    url: http://clickhouse:8123
-    database: llm_audit
-    password_env: CLICKHOUSE_PASSWORD` },
-  { id: "sink-duckdb", key: "sinks[]", type: "duckdb", title: "sinks: duckdb", schema: duckdbSinkConfigSchema, declaredIn: "connectors/duckdb/config.ts", example: `sinks:
-  - type: duckdb
-    path: ./reagent-stream.duckdb` },
-  { id: "sink-jsonl", key: "sinks[]", type: "jsonl", title: "sinks: jsonl", schema: jsonlSinkConfigSchema, declaredIn: "connectors/file/jsonl-sink.ts", example: `sinks:
-  - type: jsonl
-    path: out/results.jsonl` },
-  { id: "dead-letter-kafka", key: "dead_letter", type: "kafka", title: "dead_letter: kafka", schema: kafkaDeadLetterConfigSchema, declaredIn: "connectors/kafka/config.ts", example: `dead_letter:
-  type: kafka
-  topic: llm-logs.dlq` },
-  { id: "dead-letter-jsonl", key: "dead_letter", type: "jsonl", title: "dead_letter: jsonl", schema: jsonlDeadLetterConfigSchema, declaredIn: "connectors/file/dead-letters.ts", example: `dead_letter:
-  type: jsonl
-  path: out/dead-letters.jsonl` },
+  ...componentSections("sink", "sinks[]", SINKS),
+  ...componentSections("dead-letter", "dead_letter", DEAD_LETTERS),
   { id: "otel", key: "otel", title: "otel", schema: otelConfigSchema, declaredIn: "connectors/otel/config.ts", example: `otel:
   enabled: true
   endpoint: http://otel-collector:4318` },
@@ -219,15 +192,10 @@ export function configWarnings(c: WorkerConfig): string[] {
 
 /** A one-paragraph description of a valid config, for `config check`. */
 export function describeConfig(c: WorkerConfig): string {
-  const src =
-    c.source.type === "kafka"
-      ? `kafka ${c.source.topics.join(",")} (group ${c.source.group_id})`
-      : c.source.type === "file"
-        ? `file ${typeof c.source.path === "string" ? c.source.path : c.source.path.join(", ")}`
-        : "stdin";
+  const src = describeComponent(SOURCES, c.source);
   const scorer = c.scorer === undefined ? "none" : c.scorer.type === "local" ? `local ${c.scorer.path}` : `${c.scorer.type} ${redactUrl(c.scorer.url)}`;
-  const sinks = c.sinks.length === 0 ? "none" : c.sinks.map((s) => `${s.type} ${s.type === "clickhouse" ? `${redactUrl(s.url)} ${s.database}` : s.path}`).join(", ");
-  const dl = c.dead_letter === undefined ? "jsonl dead-letters.jsonl" : c.dead_letter.type === "kafka" ? `kafka ${c.dead_letter.topic}` : `jsonl ${c.dead_letter.path}`;
+  const sinks = c.sinks.length === 0 ? "none" : c.sinks.map((s) => describeComponent(SINKS, s)).join(", ");
+  const dl = c.dead_letter === undefined ? `${DEFAULT_DEAD_LETTERS.type} ${DEFAULT_DEAD_LETTERS.path}` : describeComponent(DEAD_LETTERS, c.dead_letter);
   return [
     `source:      ${src}`,
     `mapping:     preset ${c.mapping.preset}${Object.keys(c.mapping.fields).length > 0 ? ` + ${Object.keys(c.mapping.fields).length} field overrides` : ""}`,

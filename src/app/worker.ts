@@ -9,33 +9,25 @@ import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { destination, pino, type Logger } from "pino";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import { createFileSource } from "../../connectors/file/source.js";
-import { JsonlSink } from "../../connectors/file/jsonl-sink.js";
-import type { ProgressStream } from "../../connectors/file/progress.js";
-import { JsonlDeadLetters } from "../../connectors/file/dead-letters.js";
-import { KafkaDeadLetters } from "../../connectors/kafka/dead-letter.js";
-import { KafkaSource } from "../../connectors/kafka/source.js";
-import type { KafkaConnection } from "../../connectors/kafka/config.js";
 import { createOtelExporter, type OtelExport } from "../../connectors/otel/index.js";
-import { createSink } from "../../connectors/sink-common/factory.js";
-import { createStdinSource } from "../../connectors/stdin/source.js";
-import { errorMessage } from "../errors.js";
 import { loadAttributionModel, type LoadedModel } from "../models/endpoint.js";
 import { EngineAttributor, type RecordAttributor } from "../pipeline/attributor.js";
-import type { DeadLetterSink, PipelineMetrics, Sink, Source } from "../pipeline/contracts.js";
+import type { DeadLetterDeps, ProgressOutput, SinkDeps, SourceDeps } from "../pipeline/components.js";
+import type { DeadLetterSink, Sink, Source } from "../pipeline/contracts.js";
 import type { Env } from "./config-loader.js";
 import { RecordMapper } from "../pipeline/mapping/mapper.js";
 import { RecordSampler } from "../pipeline/sampling/sampler.js";
 import { Pipeline, type PipelineStats, type RunSummary } from "../pipeline/worker.js";
 import { BUNDLED_MLM_DIR, buildEngine, type BuiltEngine } from "./engine.js";
-import { configWarnings, type WorkerConfig } from "./config.js";
+import { DEAD_LETTERS, SINKS, SOURCES, createComponent } from "./components.js";
+import { DEFAULT_DEAD_LETTERS, configWarnings, type WorkerConfig } from "./config.js";
 
 export interface BuildWorkerOptions {
   readonly logger?: Logger;
   readonly env?: Env;
   /** stdin source input (default process.stdin). */
   readonly stdin?: Readable;
-  readonly progressStream?: ProgressStream;
+  readonly progressStream?: ProgressOutput;
   readonly onResult?: (r: AttributionResult) => void;
 }
 
@@ -51,38 +43,16 @@ export function createLogger(level: WorkerConfig["logging"]["level"]): Logger {
   return pino({ level, base: { pid: process.pid } }, destination({ dest: 2, sync: true }));
 }
 
-function buildSource(cfg: WorkerConfig, logger: Logger, opts: BuildWorkerOptions): Source {
-  const s = cfg.source;
-  if (s.type === "kafka") return new KafkaSource(s, { logger });
-  if (s.type === "file") return createFileSource(s, opts.progressStream ? { progressStream: opts.progressStream } : {});
-  return createStdinSource(s, { ...(opts.stdin ? { input: opts.stdin } : {}), ...(opts.progressStream ? { progressStream: opts.progressStream } : {}) });
+function buildSource(cfg: WorkerConfig, deps: SourceDeps): Source {
+  return createComponent<SourceDeps, Source>(SOURCES, cfg.source, deps);
 }
 
-function buildDeadLetters(cfg: WorkerConfig, logger: Logger, metrics: PipelineMetrics): DeadLetterSink {
-  const d = cfg.dead_letter ?? { type: "jsonl" as const, path: "dead-letters.jsonl", fsync: true };
-  if (d.type === "jsonl") return new JsonlDeadLetters(d);
-  const src = cfg.source.type === "kafka" ? cfg.source : undefined;
-  const conn: KafkaConnection = {
-    brokers: d.brokers ?? src?.brokers ?? [],
-    client_id: d.client_id ?? src?.client_id ?? "reagent-stream",
-    ssl: d.ssl ?? src?.ssl,
-    sasl: d.sasl ?? src?.sasl,
-    connection_timeout_ms: src?.connection_timeout_ms ?? 10_000,
-    request_timeout_ms: src?.request_timeout_ms ?? 30_000,
-    log_level: src?.log_level ?? "error",
-  };
-  return new KafkaDeadLetters(d, conn, { logger, metrics });
+function buildDeadLetters(cfg: WorkerConfig, deps: Omit<DeadLetterDeps, "source">): DeadLetterSink {
+  return createComponent<DeadLetterDeps, DeadLetterSink>(DEAD_LETTERS, cfg.dead_letter ?? DEFAULT_DEAD_LETTERS, { ...deps, source: cfg.source });
 }
 
-function buildSinks(cfg: WorkerConfig, metrics: PipelineMetrics, logger: Logger): Sink[] {
-  return cfg.sinks.map((s) =>
-    s.type === "jsonl"
-      ? new JsonlSink(s, metrics)
-      : createSink(s, {
-          metrics,
-          onRetry: ({ attempt, waitMs, error }) => logger.warn({ sink: s.type, attempt, wait_ms: waitMs, err: errorMessage(error) }, "sink batch failed; retrying"),
-        }),
-  );
+function buildSinks(cfg: WorkerConfig, deps: SinkDeps): Sink[] {
+  return cfg.sinks.map((s) => createComponent<SinkDeps, Sink>(SINKS, s, deps));
 }
 
 /** Builds a worker from a validated config (loads the model, connects nothing yet but the scorer's self-test). */
@@ -120,13 +90,13 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
   }
 
   const pipeline = new Pipeline({
-    source: buildSource(cfg, logger, opts),
+    source: buildSource(cfg, { logger, metrics, stdin: opts.stdin, progress: opts.progressStream }),
     mapper: new RecordMapper(cfg.mapping),
     sampler: new RecordSampler(cfg.sampling),
     attributor,
-    sinks: buildSinks(cfg, metrics, logger),
+    sinks: buildSinks(cfg, { logger, metrics }),
     exporters: otel.settings.traces || otel.settings.logs || otel.settings.annotations ? [otel.exporter] : [],
-    deadLetters: buildDeadLetters(cfg, logger, metrics),
+    deadLetters: buildDeadLetters(cfg, { logger, metrics }),
     metrics,
     logger,
     config: cfg.pipeline,

@@ -9,11 +9,11 @@
  * Connection flags are shared with `migrate` (migrate.ts). docs/queries.md lists the queries.
  */
 import { InvalidArgumentError, Option, type Command } from "commander";
-import type { AuditSink } from "../../../connectors/sink-common/factory.js";
+import type { AuditSink } from "../../../connectors/sink-common/audit-sink.js";
 import type { AuditQuery, QueryResult } from "../../../connectors/sink-common/query-pack.js";
 import { findQuery, loadQueryPack } from "../../../connectors/sink-common/query-pack.js";
 import { ConfigError } from "../../errors.js";
-import { addStoreOptions, openStore, type StoreFlags } from "./migrate.js";
+import { addStoreOptions, openStore, type StoreFlags } from "../store-options.js";
 
 export const outputFormats = ["table", "json", "csv"] as const;
 export type OutputFormat = (typeof outputFormats)[number];

@@ -11,7 +11,7 @@ import type { Command } from "commander";
 import { readResultsFile, readStoredResults } from "../../app/results-input.js";
 import { ConfigError } from "../../errors.js";
 import { renderReport } from "../../report/html.js";
-import { addStoreOptions, openStore, type StoreFlags } from "./migrate.js";
+import { addStoreOptions, openStore, type StoreFlags } from "../store-options.js";
 
 interface ReportFlags extends StoreFlags {
   results?: string;

@@ -8,7 +8,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { startUi } from "../../app/ui/server.js";
 import { ConfigError, errorMessage } from "../../errors.js";
-import { addStoreOptions, openStore, type StoreFlags } from "./migrate.js";
+import { addStoreOptions, openStore, type StoreFlags } from "../store-options.js";
 
 interface UiFlags extends StoreFlags {
   host: string;

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { storeConfigFromFlags } from "../../../src/cli/commands/migrate.js";
+import { storeConfigFromFlags } from "../../../src/cli/store-options.js";
 import { describePack, formatCsv, formatTable } from "../../../src/cli/commands/query.js";
 
 const result = {

@@ -3,7 +3,13 @@ import { ClickHouseSink } from "../../../connectors/clickhouse/sink.js";
 import { classifyClickHouseError } from "../../../connectors/clickhouse/errors.js";
 import { defaultDuckDbThreads } from "../../../connectors/duckdb/config.js";
 import { DuckDbSink, classifyDuckDbError } from "../../../connectors/duckdb/sink.js";
-import { clickhouseSinkConfigSchema, createSink, duckdbSinkConfigSchema, sinkConfigSchema } from "../../../connectors/sink-common/factory.js";
+import { clickhouseSinkConfigSchema } from "../../../connectors/clickhouse/config.js";
+import { duckdbSinkConfigSchema } from "../../../connectors/duckdb/config.js";
+import { createStore, storeConfigSchema } from "../../../src/app/components.js";
+import { silentLogger } from "../../../src/pipeline/logger.js";
+import { noopMetrics } from "../../../src/pipeline/contracts.js";
+
+const createSink = (cfg: Parameters<typeof createStore>[0]) => createStore(cfg, { logger: silentLogger, metrics: noopMetrics });
 import { coverageRow } from "../../../connectors/sink-common/audit-sink.js";
 import { ClickHouseError } from "@clickhouse/client";
 import { ConfigError } from "../../../src/errors.js";
@@ -41,10 +47,10 @@ describe("sink config schemas", () => {
     expect(duckdbSinkConfigSchema.parse({ type: "duckdb" }).threads).toBeUndefined();
   });
 
-  it("createSink picks the store by type", () => {
+  it("createStore (the registry) picks the store by type", () => {
     expect(createSink({ type: "duckdb", path: ":memory:" })).toBeInstanceOf(DuckDbSink);
     expect(createSink({ type: "clickhouse", url: "http://localhost:8123" })).toBeInstanceOf(ClickHouseSink);
-    expect(sinkConfigSchema.safeParse({ type: "postgres" }).success).toBe(false);
+    expect(storeConfigSchema.safeParse({ type: "postgres" }).success).toBe(false);
   });
 
   it("rejects unsafe identifiers and unknown keys with a ConfigError naming the field", () => {
