@@ -20,6 +20,7 @@ import { configHash, resolveEngineConfig, type EngineConfig, type EngineConfigIn
 import { reagentJoint } from "./reagent/joint.js";
 import { reagentReference } from "./reagent/reference.js";
 import { createRng } from "./rng.js";
+import { RoundTripSampler } from "./samplers/round-trip.js";
 import type { TokenSampler } from "./samplers/sampler.js";
 import { rolloutSequence, segmentShares, topSpans, wordScores } from "./sequence-view.js";
 import type { AttributionMethod, MethodOutput, ProgressEvent, TargetsInput } from "./targets.js";
@@ -65,6 +66,8 @@ export class AttributionEngine {
   readonly configHash: string;
   private readonly segments: readonly SegmentRule[];
   private readonly maxSpans: number;
+  /** The sampler perturbations are drawn from: `sampler`, kept to sequences a text-only scorer can receive. */
+  private readonly draws: TokenSampler;
 
   constructor(
     readonly model: AttributionModel,
@@ -85,9 +88,11 @@ export class AttributionEngine {
     }
     this.segments = opts.segments ?? [];
     this.maxSpans = opts.maxSpans ?? 5;
+    const accepts = model.scorer.acceptsIds?.bind(model.scorer);
+    this.draws = accepts ? new RoundTripSampler(sampler, accepts) : sampler;
     this.configHash = configHash(this.config, {
       scorer: model.scorer.info.id,
-      sampler: sampler.description,
+      sampler: this.draws.description,
       segments: this.segments,
       engine: ENGINE_VERSION,
     });
@@ -109,7 +114,7 @@ export class AttributionEngine {
     try {
       out = await methodFor(this.config)(prepared.input, {
         scorer,
-        sampler: this.sampler,
+        sampler: this.draws,
         rng,
         config: this.config,
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -231,7 +236,7 @@ export class AttributionEngine {
       method: this.config.method.type,
       mode: this.config.method.type === "reagent" ? this.config.method.mode : null,
       sampler: this.sampler.id,
-      sampler_description: this.sampler.description,
+      sampler_description: this.draws.description,
       config: this.config,
       config_hash: this.configHash,
       prompt: { text: prepared.text, tokens: prepared.promptTokens, messages: [...prepared.messages] },

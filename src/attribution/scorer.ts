@@ -77,6 +77,11 @@ export interface Scorer {
   readonly capabilities: ScorerCapabilities;
   /** Score a batch; the result has one entry per input sequence, positions in request order. */
   score(batch: readonly ScoreSequence[], opts: ScoreOptions): Promise<ScoredSequence[]>;
+  /**
+   * Text-only scorers (TGI, llama-cpp-python): whether this sequence survives the trip through
+   * text (its decoded text re-tokenises to the same ids). Absent: every sequence can be scored.
+   */
+  acceptsIds?(ids: readonly number[]): boolean;
   /** Greedy continuation of `ids` by up to `maxNewTokens` tokens, stopping at `stopIds`. Optional. */
   generate?(ids: readonly number[], maxNewTokens: number, stopIds?: ReadonlySet<number>): Promise<number[]>;
   close(): Promise<void>;

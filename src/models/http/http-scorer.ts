@@ -31,6 +31,8 @@ export class HttpScorer implements Scorer {
   readonly transport: HttpTransport;
   private readonly guard: RequestGuard;
   private closed = false;
+  /** Text-only servers: whether a sequence survives the trip through text; absent when ids are sent as ids. */
+  readonly acceptsIds?: (ids: readonly number[]) => boolean;
   /** Greedy continuation through the server; absent when its protocol cannot generate. */
   readonly generate?: (ids: readonly number[], maxNewTokens: number, stopIds?: ReadonlySet<number>) => Promise<number[]>;
 
@@ -46,6 +48,8 @@ export class HttpScorer implements Scorer {
       model: opts.model,
       ...(p.note === undefined ? {} : { notes: [p.note] }),
     };
+    const accepts = p.accepts?.bind(p);
+    if (accepts) this.acceptsIds = (ids) => accepts(ids);
     const gen = p.canGenerate === true ? p.generate?.bind(p) : undefined;
     if (gen) this.generate = (ids, maxNewTokens, stopIds = new Set()) => gen(ids, maxNewTokens, stopIds, this.sender(undefined));
     this.capabilities = {

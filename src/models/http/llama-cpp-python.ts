@@ -98,6 +98,13 @@ export class LlamaCppPythonProtocol implements ScoringProtocol {
     return text;
   }
 
+  /** Whether `ids` reach the server as themselves (their text re-tokenises to them); a missing BOS is left to fail loudly when scored. */
+  accepts(ids: readonly number[]): boolean {
+    if (ids[0] !== this.opts.bosId) return true;
+    const body = this.opts.serverAddsBos ? ids.slice(1) : ids;
+    return firstDifference(body, this.opts.tokenizer.encode(this.opts.tokenizer.decode(body)).ids) === undefined;
+  }
+
   request(prompt: string, k: number): Record<string, unknown> {
     // max_tokens 0 would generate to the end of the context on this server.
     return { model: this.opts.model, prompt, echo: true, logprobs: k, max_tokens: 1, temperature: 0 };

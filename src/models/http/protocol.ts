@@ -33,6 +33,8 @@ export interface ScoringProtocol {
   readonly acceptsTokenIds: boolean;
   /** A variant that changes results, recorded in the scorer id (TGI's `topk-probe` / `topk-bound`). */
   readonly variant?: string | undefined;
+  /** Text-only protocols: whether these ids survive the trip through text (their text re-tokenises to them). */
+  accepts?(ids: readonly number[]): boolean;
   /** Every sequence must start with this id (llama-cpp-python aligns its logprobs only after BOS). */
   readonly requiredFirstId?: number | undefined;
   /** A note every result scored this way should carry (TGI's synthesised top-k), if any. */

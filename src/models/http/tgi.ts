@@ -110,6 +110,14 @@ export class TgiProtocol implements ScoringProtocol {
     return text;
   }
 
+  /** Whether `ids` reach TGI as themselves (their text re-tokenises to them); a missing BOS is left to fail loudly when scored. */
+  accepts(ids: readonly number[]): boolean {
+    const bos = this.opts.tokenizer.bosId;
+    if (this.opts.serverAddsBos && bos !== undefined && ids[0] !== bos) return true;
+    const body = this.opts.serverAddsBos && bos !== undefined ? ids.slice(1) : ids;
+    return firstDifference(body, this.opts.tokenizer.encode(this.opts.tokenizer.decode(body)).ids) === undefined;
+  }
+
   request(inputs: string, topN: number): Record<string, unknown> {
     return {
       inputs,
