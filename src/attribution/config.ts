@@ -107,7 +107,7 @@ export type EngineConfigInput = Omit<z.input<typeof engineSettingsObject>, "meth
 };
 
 /** The stopping rule a method runs with when none is set: joint ReAGent's ensemble rule, else the published one. */
-function defaultStopping(method: ParsedSettings["method"]): StoppingSettings {
+export function defaultStopping(method: ParsedSettings["method"]): StoppingSettings {
   const joint = method.type === "reagent" && method.mode === "joint";
   return stoppingSettingsSchema.parse({ type: joint ? "ensemble" : "probe" });
 }

@@ -3,12 +3,15 @@
  * top spans (or the full result as JSON).
  */
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { methodIds, modeIds, samplerIds, type EngineConfigInput } from "../../attribution/config.js";
+import { parseConfig } from "../../config-issues.js";
+import { flagTable, inFlagTerms, settingsFromFlags, tableOptions } from "../schema-flags.js";
+import { ENGINE_DEPRECATED_FIELDS, defaultStopping, engineSettingsObject, engineSettingsSchema } from "../../attribution/config.js";
+import { methodSchema } from "../../attribution/settings/method.js";
 import { ConfigError } from "../../errors.js";
 import { readAttributeInput } from "../../app/attribute-input.js";
 import { presetIds, type PresetId } from "../../pipeline/mapping/mapper.js";
 import type { SegmentRule } from "../../text/segments.js";
-import { loadAttributionModel, scorerConfigFromSpec } from "../../models/endpoint.js";
+import { loadAttributionModel, parseModelSpec, scorerConfigFromSpec, scorerConfigSchema, serverKinds } from "../../models/endpoint.js";
 import { BUNDLED_LM_DIR, buildEngine } from "../../app/engine.js";
 import { renderReport } from "../../report/html.js";
 import { progressLine, renderResult, shouldColor } from "../render.js";
@@ -22,14 +25,6 @@ function intArg(name: string, min: number) {
   };
 }
 
-function floatArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
-    return n;
-  };
-}
-
 /** `--segment docs=<doc>..</doc>`: a named segment between two literal markers. */
 function segmentArg(v: string, prev: SegmentRule[] = []): SegmentRule[] {
   const m = /^([^=]+)=(.+)\.\.(.+)$/.exec(v);
@@ -39,7 +34,6 @@ function segmentArg(v: string, prev: SegmentRule[] = []): SegmentRule[] {
 
 interface AttributeFlags {
   model: string;
-  tokenizer?: string;
   prompt?: string;
   promptFile?: string;
   messages?: string;
@@ -47,35 +41,33 @@ interface AttributeFlags {
   mapping: PresetId;
   completion?: string;
   generate?: number;
-  method: (typeof methodIds)[number];
-  mode: (typeof modeIds)[number];
-  sampler: (typeof samplerIds)[number];
-  seed: number;
-  numProbes?: number;
-  maxSteps?: number;
-  keepTopN?: number;
-  stoppingTopK?: number;
-  replacingRatio?: number;
-  maxTargets?: number;
-  checkEvery?: number;
-  stopping?: "probe" | "ensemble";
-  minSteps?: number;
-  patience?: number;
-  aggregation?: "probes" | "pooled";
   mlmModel?: string;
   segment?: SegmentRule[];
   json?: boolean;
   out?: string;
   html?: string;
-  threads?: number;
+  /** Engine and scorer settings, by the flags generated from their schemas. */
+  readonly [setting: string]: unknown;
 }
 
+/** The flags this command defines by hand; generated ones that would clash get a section prefix. */
+const OWN_FLAGS = ["--model", "--prompt", "--prompt-file", "--messages", "--record", "--mapping", "--completion", "--generate", "--mlm-model", "--segment", "--json", "--out", "--html"];
+
+/** Engine settings as flags, generated from the engine schema (the flat 0.1 names stay config-only aliases). */
+const ENGINE_FLAGS = flagTable(engineSettingsObject, { exclude: Object.keys(ENGINE_DEPRECATED_FIELDS), reserved: OWN_FLAGS });
+/** Scorer settings as flags; `--model` gives the type, path, url and served model name. */
+const SCORER_FLAGS = flagTable(scorerConfigSchema, {
+  exclude: ["path", "url", "model", "api_key"],
+  rename: { intra_op_threads: "--threads" },
+  reserved: [...OWN_FLAGS, ...ENGINE_FLAGS.flags.map((f) => f.flag), ...ENGINE_FLAGS.sections.flatMap((x) => (x.flag ? [x.flag] : []))],
+});
+const scorerScope = (types: readonly string[]): string | undefined => (types.length === serverKinds.length && !types.includes("local") ? "endpoints" : undefined);
+
 export function registerAttribute(program: Command): void {
-  program
+  const cmd = program
     .command("attribute")
     .description("Attribute one completion to its prompt tokens and show which spans drove it")
     .option("--model <dir|name|kind+url>", "local ONNX model directory, a model name (tiny-lm; smollm2 once built: docs/models.md), or an endpoint such as vllm+http://host:8000/model (see docs/endpoints.md)", BUNDLED_LM_DIR)
-    .option("--tokenizer <dir>", "directory with the endpoint model's tokenizer.json (required for endpoints)")
     .option("--prompt <text>", "the prompt text")
     .option("--prompt-file <path>", "read the prompt text from a file")
     .option("--messages <file>", "an OpenAI chat transcript: a JSON array of messages (string or content-part content, tool messages) or a chat.completions request object; rendered with the model's chat template")
@@ -83,37 +75,30 @@ export function registerAttribute(program: Command): void {
     .addOption(new Option("--mapping <preset>", "mapping preset for --record").choices(presetIds).default("auto"))
     .option("--completion <text>", "the completion the model produced")
     .option("--generate <n>", "generate n tokens greedily with the model instead of --completion", intArg("--generate", 1))
-    .addOption(new Option("--method <method>", "attribution method").choices(methodIds).default("reagent"))
-    .addOption(new Option("--mode <mode>", "ReAGent mode").choices(modeIds).default("joint"))
-    .addOption(new Option("--sampler <sampler>", "replacement token sampler").choices(samplerIds).default("pos"))
-    .option("--seed <n>", "random seed", intArg("--seed", 0), 42)
-    .option("--num-probes <n>", "B: probes per target (default 16)", intArg("--num-probes", 1))
-    .option("--max-steps <n>", "T_max: step cap per probe (default 3000)", intArg("--max-steps", 1))
-    .option("--keep-top-n <n>", "n: tokens kept in the stopping check (default 5)", intArg("--keep-top-n", 1))
-    .option("--stopping-top-k <n>", "k: stop when the target is in the top-k (default 3)", intArg("--stopping-top-k", 1))
-    .option("--replacing-ratio <r>", "r: replacement probability per update (default 0.3)", floatArg("--replacing-ratio"))
-    .option("--max-targets <n>", "attribute at most this many completion tokens (default 64)", intArg("--max-targets", 1))
-    .option("--check-every <n>", "joint mode: stopping-check interval (default 1)", intArg("--check-every", 1))
-    .addOption(
-      new Option("--stopping <how>", "joint mode: check each target's probe ensemble (default) or each probe on its own (as published)").choices(["probe", "ensemble"]),
-    )
-    .option("--min-steps <n>", "joint mode: no stopping check before n updates (default 50 with ensemble stopping, else 0)", intArg("--min-steps", 0))
-    .option("--patience <n>", "joint mode: give a target up after n steps without a converged probe (default twice --min-steps; 0: only --max-steps)", intArg("--patience", 0))
-    .addOption(
-      new Option("--aggregation <how>", "joint mode: average the converged probes' softmax (default, as published) or pool their scores (softmax of the mean)").choices([
-        "probes",
-        "pooled",
-      ]),
-    )
     .option("--mlm-model <dir>", "masked LM directory for --sampler mlm (default: bundled models/tiny-mlm)")
     .option("--segment <name=START..END>", "name a segment between two markers (repeatable)", segmentArg)
-    .option("--threads <n>", "onnxruntime intra-op threads", intArg("--threads", 1))
     .option("--json", "print the full result as JSON")
     .option("--out <file>", "also write the JSON result to a file")
     .option("--html <file>", "also write a self-contained HTML report (heatmap, token matrix, top spans, shares)")
     .action(async (flags: AttributeFlags) => {
       await runAttribute(flags);
     });
+  for (const o of [...tableOptions(ENGINE_FLAGS), ...tableOptions(SCORER_FLAGS, scorerScope)]) cmd.addOption(o);
+}
+
+/** The engine settings the flags give, checked against the engine schema in flag terms. */
+export function engineSettingsFromFlags(flags: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const settings = settingsFromFlags(ENGINE_FLAGS, flags, {
+    // Without --stopping, the sub-flags refine the rule the method runs by default.
+    sectionDefault: { stopping: (s) => defaultStopping(parseConfig(methodSchema.prefault("reagent"), s.method, { what: "reading --method" })).type },
+  });
+  try {
+    parseConfig(engineSettingsSchema, settings, { what: "reading the engine flags" });
+  } catch (err) {
+    if (err instanceof ConfigError) throw inFlagTerms(err, ENGINE_FLAGS, "reading the engine flags");
+    throw err;
+  }
+  return settings;
 }
 
 async function runAttribute(flags: AttributeFlags): Promise<void> {
@@ -130,30 +115,23 @@ async function runAttribute(flags: AttributeFlags): Promise<void> {
   if (flags.completion !== undefined && flags.completion === "") {
     throw new ConfigError({ what: "reading the completion", why: "--completion is empty; there is nothing to attribute", path: "--completion" });
   }
-  const engineCfg: EngineConfigInput = {
-    method: flags.method,
-    mode: flags.mode,
-    sampler: flags.sampler,
-    seed: flags.seed,
-    ...(flags.numProbes === undefined ? {} : { num_probes: flags.numProbes }),
-    ...(flags.maxSteps === undefined ? {} : { max_steps: flags.maxSteps }),
-    ...(flags.keepTopN === undefined ? {} : { keep_top_n: flags.keepTopN }),
-    ...(flags.stoppingTopK === undefined ? {} : { stopping_top_k: flags.stoppingTopK }),
-    ...(flags.replacingRatio === undefined ? {} : { replacing_ratio: flags.replacingRatio }),
-    ...(flags.maxTargets === undefined ? {} : { max_targets: flags.maxTargets }),
-    ...(flags.checkEvery === undefined ? {} : { check_every: flags.checkEvery }),
-    ...(flags.stopping === undefined ? {} : { stopping: flags.stopping }),
-    ...(flags.minSteps === undefined ? {} : { min_steps: flags.minSteps }),
-    ...(flags.patience === undefined ? {} : { patience: flags.patience }),
-    ...(flags.aggregation === undefined ? {} : { aggregation: flags.aggregation }),
-  };
-  const model = await loadAttributionModel(
-    scorerConfigFromSpec(flags.model, {
-      ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }),
-      ...(flags.threads === undefined ? {} : { intra_op_threads: flags.threads }),
-    }),
-    { log: (text) => process.stderr.write(`${text}\n`) },
-  );
+  const engineCfg = engineSettingsFromFlags(flags);
+  const spec = parseModelSpec(flags.model);
+  let scorerExtras: Record<string, unknown>;
+  try {
+    scorerExtras = settingsFromFlags(SCORER_FLAGS, flags, { rootType: spec.type });
+  } catch (err) {
+    if (err instanceof ConfigError && spec.type === "local") throw new ConfigError({ what: err.what, why: `${err.why.replace(/, not local$/, "")}; --model is a local directory`, path: err.path });
+    throw err;
+  }
+  let scorer: ReturnType<typeof scorerConfigFromSpec>;
+  try {
+    scorer = scorerConfigFromSpec(flags.model, scorerExtras);
+  } catch (err) {
+    if (err instanceof ConfigError) throw inFlagTerms(err, SCORER_FLAGS, "reading the scorer flags");
+    throw err;
+  }
+  const model = await loadAttributionModel(scorer, { log: (text) => process.stderr.write(`${text}\n`) });
   const built = await buildEngine({
     model,
     engine: engineCfg,

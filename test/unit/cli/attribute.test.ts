@@ -45,6 +45,20 @@ describe("reagent-stream attribute (real CLI, bundled model)", () => {
   });
 });
 
+describe("generated engine and scorer flags", () => {
+  it("refuse a setting of another strategy and a bad value, naming the flag, before loading a model", () => {
+    const other = cli(["--prompt", "x", "--completion", " y", "--samples", "3"]);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain("--samples is a setting of method loo, not reagent (add --method loo)");
+    const bad = cli(["--prompt", "x", "--completion", " y", "--num-probes", "0"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--num-probes: Too small");
+    const endpointOnly = cli(["--prompt", "x", "--completion", " y", "--max-batch", "8"]);
+    expect(endpointOnly.status).toBe(2);
+    expect(endpointOnly.stderr).toContain("--max-batch is a setting of type");
+  });
+});
+
 describe("engine settings", () => {
   it("refuse joint-only deviations with reference mode, naming the field", () => {
     expect(() => resolveEngineConfig({ mode: "reference", stopping: "ensemble" })).toThrow(ConfigError);
