@@ -39,10 +39,12 @@ import {
   type Signal,
 } from "./counting.js";
 import { OtelPipelineMetrics } from "./metrics.js";
+import { ConventionalPrometheusSerializer } from "./prometheus.js";
 
 export { otelConfigSchema, parseOtelConfig, resolveOtelSettings, type OtelConfig, type OtelConfigInput, type OtelSettings } from "./config.js";
 export { ATTR, ATTRIBUTE_SPECS, attributionAttributes, failureAttributes, type AttributeOptions } from "./attributes.js";
 export { METRIC_SPECS, OtelPipelineMetrics, prometheusNames } from "./metrics.js";
+export { prometheusFamily, prometheusSampleNames } from "./prometheus.js";
 export type { OtelStats, SignalStats } from "./counting.js";
 export type { ExporterLog } from "./attribution-exporter.js";
 export type { AnnotationStats } from "./annotations.js";
@@ -182,12 +184,20 @@ export async function createOtelExporter(config: OtelConfigInput | undefined = {
     if (settings.prometheus) {
       const { host, port } = cfg.prometheus;
       const prom = new PrometheusExporter({ host, port, preventServerStart: true });
+      const serializer = new ConventionalPrometheusSerializer();
       // Our own server on the metrics port: /metrics (the exporter's handler), and /healthz
       // (the process answers) and /readyz (the worker is running: model loaded, pipeline
       // started) for Kubernetes probes.
       const server = createServer((req, res) => {
         const path = (req.url ?? "/").split("?")[0];
-        if (path === "/metrics") return prom.getMetricsRequestHandler(req, res);
+        if (path === "/metrics") {
+          // Collected here and written with conventional names (prometheus.ts), not by the exporter's handler.
+          prom.collect().then(
+            ({ resourceMetrics }) => res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(serializer.serialize(resourceMetrics)),
+            (err: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(`# failed to collect metrics: ${errorMessage(err)}\n`),
+          );
+          return;
+        }
         if (path === "/healthz") {
           res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
           return;

@@ -9,6 +9,7 @@
  */
 import type { Attributes, Counter, Gauge, Histogram, Meter, UpDownCounter } from "@opentelemetry/api";
 import type { PipelineMetrics, SampleDecision } from "../../src/pipeline/contracts.js";
+import { prometheusSampleNames } from "./prometheus.js";
 
 export type MetricKind = "counter" | "updowncounter" | "histogram" | "gauge";
 
@@ -74,12 +75,9 @@ export const METRIC_SPECS = {
   },
 } as const satisfies Record<string, MetricSpec>;
 
-/** The Prometheus exposition names for a metric, as @opentelemetry/exporter-prometheus 0.208 writes them. */
+/** The names a metric is scraped as on the Prometheus endpoint (`_seconds`, `_total`: prometheus.ts). */
 export function prometheusNames(m: MetricSpec): string[] {
-  const base = m.name.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/_+/g, "_");
-  if (m.kind === "counter") return [base.endsWith("_total") ? base : `${base}_total`];
-  if (m.kind === "histogram") return [`${base}_bucket`, `${base}_sum`, `${base}_count`];
-  return [base];
+  return prometheusSampleNames(m.name, m.unit, m.kind);
 }
 
 function finiteNonNegative(n: number): boolean {

@@ -383,17 +383,36 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     expect(promValue(samples, "reagent_stream_model_calls_total", { model: "tiny-lm" })).toBe(totalCalls);
     expect(promValue(samples, "reagent_stream_tokens_scored_total")).toBe(totalTokens);
     // Every scorer call went through the timing wrapper.
-    expect(promValue(samples, "reagent_stream_endpoint_duration_count", { model: "tiny-lm", outcome: "ok" })).toBe(totalCalls);
-    expect(promValue(samples, "reagent_stream_endpoint_duration_sum")).toBeGreaterThan(0);
-    expect(promValue(samples, "reagent_stream_endpoint_duration_sum")).toBeLessThanOrEqual(totalSeconds + 0.5);
-    expect(promValue(samples, "reagent_stream_attribution_duration_count")).toBe(3);
-    expect(promValue(samples, "reagent_stream_attribution_duration_sum")).toBeCloseTo(totalSeconds, 3);
-    expect(promValue(samples, "reagent_stream_attribution_duration_bucket", { le: "+Inf" })).toBe(3);
+    expect(promValue(samples, "reagent_stream_endpoint_duration_seconds_count", { model: "tiny-lm", outcome: "ok" })).toBe(totalCalls);
+    expect(promValue(samples, "reagent_stream_endpoint_duration_seconds_sum")).toBeGreaterThan(0);
+    expect(promValue(samples, "reagent_stream_endpoint_duration_seconds_sum")).toBeLessThanOrEqual(totalSeconds + 0.5);
+    expect(promValue(samples, "reagent_stream_attribution_duration_seconds_count")).toBe(3);
+    expect(promValue(samples, "reagent_stream_attribution_duration_seconds_sum")).toBeCloseTo(totalSeconds, 3);
+    expect(promValue(samples, "reagent_stream_attribution_duration_seconds_bucket", { le: "+Inf" })).toBe(3);
     expect(promValue(samples, "reagent_stream_records_in_flight")).toBe(0);
     expect(promValue(samples, "reagent_stream_commit_lag", { source: "file", partition: "0" })).toBe(0);
     expect(promValue(samples, "reagent_stream_sink_rows_total", { sink: "memory", outcome: "ok" })).toBe(3);
-    expect(promValue(samples, "reagent_stream_sink_batch_duration_count", { sink: "memory" })).toBe(3);
+    expect(promValue(samples, "reagent_stream_sink_batch_duration_seconds_count", { sink: "memory" })).toBe(3);
     expect(scrape).toContain('target_info{service_name="reagent-otel-test"');
+  });
+
+  it("names every scraped family by Prometheus conventions (unit suffix, _total), none by its 0.1.0 name", () => {
+    const families = new Map<string, { type: string; unit?: string }>();
+    for (const m of scrape.matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(m[1]!, { type: m[2]! });
+    for (const m of scrape.matchAll(/^# UNIT (\S+) (\S+)$/gm)) families.get(m[1]!)!.unit = m[2]!;
+    const ours = [...families].filter(([name]) => name.startsWith("reagent_stream_"));
+    expect(ours.length).toBeGreaterThanOrEqual(15);
+    for (const [name, f] of ours) {
+      if (f.type === "counter") expect(name).toMatch(/_total$/);
+      if (f.type === "histogram") expect(name, name).toMatch(/_seconds$/); // every histogram here is a duration
+      if (f.unit !== undefined) expect(name.endsWith(`_${f.unit}`) || name.endsWith(`_${f.unit}_total`), name).toBe(true);
+    }
+    // Every sample belongs to a declared family, under the name docs/otel.md lists.
+    const documented = new Set(Object.values(METRIC_SPECS).flatMap(prometheusNames));
+    for (const s of parseProm(scrape)) if (s.name.startsWith("reagent_stream_")) expect(documented.has(s.name), s.name).toBe(true);
+    for (const old of ["reagent_stream_endpoint_duration_count", "reagent_stream_attribution_duration_count", "reagent_stream_sink_batch_duration_count"]) {
+      expect(scrape).not.toMatch(new RegExp(`^${old}[{ ]`, "m"));
+    }
   });
 });
 

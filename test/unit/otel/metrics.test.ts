@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { DataPointType, MeterProvider, MetricReader, type MetricData } from "@opentelemetry/sdk-metrics";
 import { describe, expect, it } from "vitest";
 import { METRIC_SPECS, OtelPipelineMetrics, prometheusNames } from "../../../connectors/otel/metrics.js";
+import { prometheusFamily } from "../../../connectors/otel/prometheus.js";
 
 /** A pull reader: collect() on demand, nothing exported anywhere. */
 class PullReader extends MetricReader {
@@ -101,15 +102,23 @@ describe("OtelPipelineMetrics", () => {
     await provider.shutdown();
   });
 
-  it("derives the Prometheus names the exporter writes", () => {
+  it("derives conventional Prometheus names: unit suffix in base units, _total for counters", () => {
     expect(prometheusNames(METRIC_SPECS.consumed)).toEqual(["reagent_stream_records_consumed_total"]);
     expect(prometheusNames(METRIC_SPECS.attributionDuration)).toEqual([
-      "reagent_stream_attribution_duration_bucket",
-      "reagent_stream_attribution_duration_sum",
-      "reagent_stream_attribution_duration_count",
+      "reagent_stream_attribution_duration_seconds_bucket",
+      "reagent_stream_attribution_duration_seconds_sum",
+      "reagent_stream_attribution_duration_seconds_count",
     ]);
     expect(prometheusNames(METRIC_SPECS.inFlight)).toEqual(["reagent_stream_records_in_flight"]);
     expect(prometheusNames(METRIC_SPECS.commitLag)).toEqual(["reagent_stream_commit_lag"]);
+    expect(prometheusFamily("x.bytes.sent", "By", "counter")).toBe("x_bytes_sent_bytes_total");
+    expect(prometheusFamily("x.wait_seconds", "s", "histogram")).toBe("x_wait_seconds");
+    expect(prometheusFamily("x.calls", "{call}", "counter")).toBe("x_calls_total");
+    for (const m of Object.values(METRIC_SPECS)) {
+      const family = prometheusNames(m)[0]!.replace(/_(bucket|sum|count)$/, "");
+      if (m.unit === "s") expect(family, m.name).toMatch(/_seconds$/);
+      if (m.kind === "counter") expect(family, m.name).toMatch(/_total$/);
+    }
   });
 
   it("docs/otel.md lists exactly these metrics, kinds, units, labels and Prometheus names", () => {
