@@ -11,16 +11,16 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseConfig } from "../../src/config-issues.js";
 import { ConfigError } from "../../src/errors.js";
+import { PACKAGE_ROOT } from "../../src/package-root.js";
 import type { DeclaredParam, ParamValue } from "./sql-params.js";
 import { coerceParam, paramTypes, scanPlaceholders } from "./sql-params.js";
 
 /** The pack files are contracts and live in schemas/queries; this is only their loader. */
-export const QUERY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../schemas/queries");
+export const QUERY_DIR = path.join(PACKAGE_ROOT, "schemas/queries");
 
 export const dialects = ["clickhouse", "duckdb"] as const;
 export type Dialect = (typeof dialects)[number];

@@ -4,6 +4,7 @@
  * everywhere.
  */
 import { resolve } from "node:path";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { AttributionEngine, type AttributionModel } from "../attribution/engine.js";
 import { resolveEngineConfig, type EngineConfigInput } from "../attribution/config.js";
 import { createSampler } from "../attribution/samplers/index.js";
@@ -12,8 +13,8 @@ import { loadLocalModel } from "../models/local-model.js";
 import { OnnxMaskedLm } from "../models/onnx/onnx-masked-lm.js";
 
 /** Bundled defaults, relative to the package root. */
-export const BUNDLED_LM_DIR = resolve(import.meta.dirname, "../../models/tiny-lm");
-export const BUNDLED_MLM_DIR = resolve(import.meta.dirname, "../../models/tiny-mlm");
+export const BUNDLED_LM_DIR = resolve(PACKAGE_ROOT, "models/tiny-lm");
+export const BUNDLED_MLM_DIR = resolve(PACKAGE_ROOT, "models/tiny-mlm");
 export const DEFAULT_CACHE_DIR = resolve(process.env.REAGENT_CACHE_DIR ?? ".cache/reagent-stream");
 
 export interface EngineFactoryOptions {

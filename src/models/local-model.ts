@@ -8,6 +8,7 @@ import { basename, join, resolve } from "node:path";
 import type { AttributionModel } from "../attribution/engine.js";
 import { describeIssues } from "../config-issues.js";
 import { OnnxModelError } from "../errors.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { jinjaChatTemplate, loadChatTemplate, simpleChatTemplate, type ChatTemplate } from "../text/chat-template.js";
 import { HfTextTokenizer } from "../text/tokenizer.js";
 import { OnnxScorer, onnxLmConfigSchema, type OnnxScorerOptions } from "./onnx/onnx-scorer.js";
@@ -31,8 +32,6 @@ export function findChatTemplate(dir: string, tok: HfTextTokenizer): ChatTemplat
   return simpleChatTemplate();
 }
 
-/** The package root: named models resolve against it, not against the working directory. */
-const PACKAGE_ROOT = resolve(import.meta.dirname, "../..");
 
 /**
  * Models known by name. `tiny-lm` ships in the package; the others are built by a script

@@ -4,10 +4,10 @@
  *
  * @see docs/config.md
  */
-import { resolve } from "node:path";
 import type { Command } from "commander";
 import { configWarnings, describeConfig, loadWorkerConfig, workerConfigJsonSchema, writeGeneratedFiles, type WorkerConfig } from "../../app/config.js";
 import { ConfigError } from "../../errors.js";
+import { PACKAGE_ROOT } from "../../package-root.js";
 
 export function registerConfig(program: Command): void {
   const cmd = program.command("config").description("Validate and describe worker config files");
@@ -35,7 +35,7 @@ export function registerConfig(program: Command): void {
     .command("docs")
     .description("Regenerate docs/config.md, schemas/config.schema.json and schemas/llm-log-record.schema.json from the component schemas")
     .option("--check", "only report stale files (exit 1)")
-    .option("--root <dir>", "repository root", resolve(import.meta.dirname, "../../.."))
+    .option("--root <dir>", "repository root", PACKAGE_ROOT)
     .action((flags: { check?: boolean; root: string }) => {
       const stale = writeGeneratedFiles(flags.root, flags.check === true);
       for (const f of stale) process.stdout.write(`${flags.check ? "stale" : "wrote"}: ${f}\n`);

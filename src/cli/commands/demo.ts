@@ -7,6 +7,7 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { PACKAGE_ROOT } from "../../package-root.js";
 import type { Command } from "commander";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
 import { wordAlignedText } from "../../text/words.js";
@@ -15,7 +16,7 @@ import { loadWorkerConfig } from "../../app/config.js";
 import { buildWorker, createLogger } from "../../app/worker.js";
 import { formatSummary } from "./run.js";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
+const ROOT = PACKAGE_ROOT;
 export const DEMO_RECORDS = join(ROOT, "deploy/samples/demo-records.jsonl");
 export const DEMO_CONFIG = join(ROOT, "deploy/config/demo.yaml");
 
