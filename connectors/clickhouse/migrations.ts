@@ -8,8 +8,10 @@
  * recorded). docs/sinks.md shows the DDL for 18.16 and for 24.3.
  *
  * Every table is immutable-row `ReplacingMergeTree`: a redelivered attribution has the same
- * sort key (tenant, model, day, attribution id), so merges keep one row; queries read with
- * FINAL so a duplicate that is not merged yet is never counted twice.
+ * sort key (tenant, model, attribution id; the id includes tenant and model) and lands in the
+ * same partition (attributions by month of the record's own time, undated ones in 1970-01; side
+ * tables unpartitioned), so merges keep one row; queries read with FINAL so a duplicate that is
+ * not merged yet is never counted twice.
  */
 import { createHash } from "node:crypto";
 import type { ColumnSpec, TableSpec } from "../sink-common/tables.js";
@@ -24,6 +26,8 @@ export interface ClickHouseDdlContext {
   readonly ttlDays: number | null;
   /** Blocks remembered per table for `insert_deduplication_token` (servers with dedupToken). */
   readonly dedupWindow: number;
+  /** Sort keys of the tables that exist now (physical name -> system.tables.sorting_key), read before migrating. */
+  readonly existingSortKeys?: ReadonlyMap<string, string>;
 }
 
 export interface ClickHouseMigration {
@@ -67,8 +71,16 @@ function columnDdl(col: ColumnSpec, features: ClickHouseFeatures): string {
   return `${q(col.name)} ${columnType(col, features)} COMMENT '${col.doc.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'${codec}`;
 }
 
-/** `CREATE TABLE IF NOT EXISTS` for one logical table. */
-export function createTableDdl(spec: TableSpec, ctx: ClickHouseDdlContext): string {
+/** The PARTITION BY expression of a table. */
+export function partitionExpression(spec: TableSpec): string {
+  const p = spec.partition ?? { monthOf: spec.partitionTime };
+  if (p === "none") return "tuple()";
+  const col = spec.columns.find((c) => c.name === p.monthOf);
+  return `toYYYYMM(${col?.nullable === true ? `assumeNotNull(${q(p.monthOf)})` : q(p.monthOf)})`;
+}
+
+/** `CREATE TABLE IF NOT EXISTS` for one logical table (under another physical name with `opts.name`). */
+export function createTableDdl(spec: TableSpec, ctx: ClickHouseDdlContext, opts: { name?: string } = {}): string {
   const f = ctx.features;
   const lines = spec.columns.map((col) => `    ${columnDdl(col, f)}`);
   if (f.skipIndexes) {
@@ -76,8 +88,8 @@ export function createTableDdl(spec: TableSpec, ctx: ClickHouseDdlContext): stri
       if (col.lookup === true) lines.push(`    INDEX ${q(`idx_${col.name}`)} ${q(col.name)} TYPE bloom_filter(0.001) GRANULARITY 1`);
     }
   }
-  const physical = tableNames(ctx.prefix)[spec.name];
-  const partitionExpr = `toYYYYMM(${q(spec.partitionTime)})`;
+  const physical = opts.name ?? tableNames(ctx.prefix)[spec.name];
+  const partitionExpr = partitionExpression(spec);
   const settings = ["index_granularity = 8192"];
   if (f.dedupToken) settings.push(`non_replicated_deduplication_window = ${ctx.dedupWindow}`);
   let ttl = "";
@@ -126,7 +138,46 @@ export const CLICKHOUSE_MIGRATIONS: readonly ClickHouseMigration[] = [
     name: "attribution_coverage",
     statements: (ctx) => [createTableDdl(ATTRIBUTION_COVERAGE, ctx)],
   },
+  {
+    version: 3,
+    name: "one row per attribution_id: tenant in the id, sort key without day, partitions that never split an id",
+    statements: (ctx) => [...rebuildForIdDedup(ATTRIBUTION_SPANS, ctx), ...rebuildForIdDedup(ATTRIBUTION_SEGMENTS, ctx), ...rebuildForIdDedup(ATTRIBUTIONS, ctx)],
+  },
 ];
+
+/**
+ * The attribution id of a stored row under the current rule (src/attribution/engine.ts): rows
+ * with a tenant get hash(tenant, record id, config hash); rows without keep theirs.
+ */
+const NEW_ID = "if(tenant_id = '' OR isNull(record_id), attribution_id, lower(substring(hex(SHA256(concat(tenant_id, '\\0', assumeNotNull(record_id), '\\0', config_hash))), 1, 32)))";
+
+/**
+ * Migration 3 for a table created with the old layout (sort key with `day`, ids without the
+ * tenant): a copy with the new layout and rewritten ids is filled from the old table (FINAL: one
+ * row per old key), then swapped in; the old table stays as `<name>__pre_v3` (drop it once the new
+ * one is checked). Side tables are rebuilt before `attributions`, whose old rows map old ids to
+ * new. Nothing to do for a table that already has the new layout or does not exist yet
+ * (migration 1 then creates it new). Interrupted, it is simply run again: the copy is a
+ * ReplacingMergeTree on the id, so rows copied twice count once.
+ */
+function rebuildForIdDedup(spec: TableSpec, ctx: ClickHouseDdlContext): string[] {
+  const name = tableNames(ctx.prefix)[spec.name];
+  const current = ctx.existingSortKeys?.get(name);
+  if (current === undefined || current.replace(/[`\s]/g, "") === spec.sortKey.join(",")) return [];
+  const db = q(ctx.database);
+  const copy = `${name}__v3`;
+  const cols = spec.columns.map((c) => (c.name === "attribution_id" ? (spec.name === "attributions" ? NEW_ID : "if(new_id = '', attribution_id, new_id)") : q(c.name)));
+  const attributions = `${db}.${q(tableNames(ctx.prefix).attributions)}`;
+  const from =
+    spec.name === "attributions"
+      ? `${db}.${q(name)} FINAL`
+      : `${db}.${q(name)} FINAL ANY LEFT JOIN (SELECT attribution_id, tenant_id, ${NEW_ID} AS new_id FROM ${attributions} FINAL) USING (attribution_id, tenant_id)`;
+  return [
+    createTableDdl(spec, ctx, { name: copy }),
+    `INSERT INTO ${db}.${q(copy)} SELECT ${cols.join(", ")} FROM ${from}`,
+    `RENAME TABLE ${db}.${q(name)} TO ${db}.${q(`${name}__pre_v3`)}, ${db}.${q(copy)} TO ${db}.${q(name)}`,
+  ];
+}
 
 /** A checksum of a migration's statements as generated for this server (recorded, never enforced across servers). */
 export function migrationChecksum(statements: readonly string[]): string {

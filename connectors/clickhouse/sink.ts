@@ -201,6 +201,14 @@ export class ClickHouseSink implements AuditSink {
       clickhouse_settings: READ_SETTINGS,
     });
     const done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
+    // Migrations that rebuild a table need to know the layout it has now.
+    const keys = await this.ch.query({
+      // A literal, not a query parameter: 18.16 has none. The name is a checked identifier.
+      query: `SELECT name, sorting_key FROM system.tables WHERE database = '${this.config.database.replace(/[\\']/g, "")}'`,
+      format: "JSONEachRow",
+    });
+    const existingSortKeys = new Map((await keys.json<{ name: string; sorting_key: string }>()).map((r) => [r.name, r.sorting_key]));
+    const migrationCtx = { ...ctx, existingSortKeys };
     const applied: AppliedMigration[] = [];
     const already: number[] = [];
     for (const m of CLICKHOUSE_MIGRATIONS) {
@@ -208,7 +216,7 @@ export class ClickHouseSink implements AuditSink {
         already.push(m.version);
         continue;
       }
-      const statements = m.statements(ctx);
+      const statements = m.statements(migrationCtx);
       for (const [i, s] of statements.entries()) await run(`applying migration ${m.version} (${m.name}), statement ${i + 1}`, s);
       const checksum = migrationChecksum(statements);
       await this.ch.insert({

@@ -92,7 +92,37 @@ export const DUCKDB_MIGRATIONS: readonly DuckDbMigration[] = [
     name: "attribution_spans and attribution_segments without a primary key (unique by the writer)",
     statements: (ctx) => [...dropPrimaryKey(ATTRIBUTION_SPANS, ctx), ...dropPrimaryKey(ATTRIBUTION_SEGMENTS, ctx)],
   },
+  {
+    version: 4,
+    name: "attribution ids include the tenant (one record id in two tenants is two attributions)",
+    statements: (ctx) => tenantIds(ctx),
+  },
 ];
+
+/** The attribution id of a stored row under the current rule (src/attribution/engine.ts). */
+const NEW_ID = "CASE WHEN tenant_id = '' OR record_id IS NULL THEN attribution_id ELSE substr(sha256(tenant_id || chr(0) || record_id || chr(0) || config_hash), 1, 32) END";
+
+/**
+ * Rewrites the ids of rows with a tenant so a redelivery after the upgrade finds its row. Side
+ * rows follow their attribution (by old id and tenant); `attributions` has a key, so it is copied
+ * into a keyed table with the new ids and swapped in (DuckDB will not update a key column in place).
+ */
+function tenantIds(ctx: DuckDbDdlContext): string[] {
+  const t = tableNames(ctx.prefix);
+  const map = `SELECT attribution_id AS old_id, tenant_id AS old_tenant, ${NEW_ID} AS new_id FROM ${dq(t.attributions)} WHERE tenant_id <> '' AND record_id IS NOT NULL`;
+  const side = (name: string): string =>
+    `UPDATE ${dq(name)} SET attribution_id = m.new_id FROM (${map}) AS m WHERE ${dq(name)}.attribution_id = m.old_id AND ${dq(name)}.tenant_id = m.old_tenant`;
+  const tmp = `${t.attributions}__v4`;
+  const cols = ATTRIBUTIONS.columns.map((c) => (c.name === "attribution_id" ? NEW_ID : dq(c.name)));
+  return [
+    side(t.attribution_spans),
+    side(t.attribution_segments),
+    createTableDdl(ATTRIBUTIONS, ctx, { name: tmp }),
+    `INSERT INTO ${dq(tmp)} SELECT ${cols.join(", ")} FROM ${dq(t.attributions)}`,
+    `DROP TABLE ${dq(t.attributions)}`,
+    `ALTER TABLE ${dq(tmp)} RENAME TO ${dq(t.attributions)}`,
+  ];
+}
 
 export function migrationChecksum(statements: readonly string[]): string {
   return createHash("sha256").update(statements.join(";\n")).digest("hex").slice(0, 16);

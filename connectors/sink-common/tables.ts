@@ -36,8 +36,14 @@ export interface TableSpec {
   readonly sortKey: readonly string[];
   /** Columns that identify a row (DuckDB PRIMARY KEY; the ClickHouse dedup key is the sort key). */
   readonly identity: readonly string[];
-  /** The column partitions are by month of (ClickHouse). */
+  /** The time column (TTL, and partitions unless `partition` says otherwise; ClickHouse). */
   readonly partitionTime: string;
+  /**
+   * ClickHouse partitions: by month of a column (a nullable one puts NULLs in 1970-01), or none.
+   * Rows with one identity must always land in one partition, since merges (and FINAL) never look
+   * across partitions: so never a time that differs between deliveries (default: month of partitionTime).
+   */
+  readonly partition?: { readonly monthOf: string } | "none";
   /** ReplacingMergeTree version column: among rows with one key, the highest survives merges. */
   readonly versionColumn?: string;
   readonly doc: string;
@@ -66,11 +72,14 @@ const sideContext = [
 export const ATTRIBUTIONS = table({
   name: "attributions",
   doc: "One immutable row per attribution id.",
-  sortKey: ["tenant_id", "model", "day", "attribution_id"],
+  // The id decides the row (it includes tenant and scorer model, so they cost nothing as a prefix);
+  // `day` is not in it, since a record without a time gets another day on redelivery.
+  sortKey: ["tenant_id", "model", "attribution_id"],
   identity: ["attribution_id"],
   partitionTime: "event_time",
+  partition: { monthOf: "record_time" },
   columns: [
-    c("attribution_id", "string", "Deterministic hash of record id and config hash; redelivery gives the same id", { lookup: true }),
+    c("attribution_id", "string", "Deterministic hash of tenant, record id and config hash; redelivery gives the same id", { lookup: true }),
     c("schema_version", "u8", "AttributionResult schema version"),
     c("tenant_id", "string", "Tenant of the logged call; '' when the record had none", { lowCardinality: true }),
     c("model", "string", "Model that attributed (the scorer's model name)", { lowCardinality: true }),
@@ -150,9 +159,10 @@ export const ATTRIBUTIONS = table({
 export const ATTRIBUTION_SPANS = table({
   name: "attribution_spans",
   doc: "One row per top span of an attribution (rank 1 = most important).",
-  sortKey: ["tenant_id", "model", "day", "attribution_id", "rank"],
+  sortKey: ["tenant_id", "model", "attribution_id", "rank"],
   identity: ["attribution_id", "rank"],
   partitionTime: "event_time",
+  partition: "none",
   columns: [
     ...sideContext,
     c("trace_id", "string", "W3C trace id of the logged call", { nullable: true, lookup: true }),
@@ -176,9 +186,10 @@ export const ATTRIBUTION_SPANS = table({
 export const ATTRIBUTION_SEGMENTS = table({
   name: "attribution_segments",
   doc: "One row per segment share of an attribution.",
-  sortKey: ["tenant_id", "model", "day", "attribution_id", "ordinal"],
+  sortKey: ["tenant_id", "model", "attribution_id", "ordinal"],
   identity: ["attribution_id", "ordinal"],
   partitionTime: "event_time",
+  partition: "none",
   columns: [
     ...sideContext,
     c("engine_version", "string", "reagent-stream version that attributed", { lowCardinality: true }),

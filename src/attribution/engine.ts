@@ -98,9 +98,14 @@ export class AttributionEngine {
     });
   }
 
-  /** The deterministic id of the attribution of a record: the same record and settings give the same id. */
-  attributionId(recordKey: string): string {
-    return createHash("sha256").update(`${recordKey}\u0000${this.configHash}`).digest("hex").slice(0, 32);
+  /**
+   * The deterministic id of the attribution of a record: the same record, tenant and settings give
+   * the same id, so stores deduplicate redeliveries on it. The tenant is part of it because record
+   * ids are only unique within a tenant; a record without one keeps the id it always had.
+   */
+  attributionId(recordKey: string, tenant?: string | null): string {
+    const key = tenant === undefined || tenant === null || tenant === "" ? recordKey : `${tenant}\u0000${recordKey}`;
+    return createHash("sha256").update(`${key}\u0000${this.configHash}`).digest("hex").slice(0, 32);
   }
 
   async attribute(req: AttributeRequest, opts: AttributeOptions = {}): Promise<AttributionResult> {
@@ -228,7 +233,7 @@ export class AttributionEngine {
     const conv = out.targets;
     return {
       schema_version: RESULT_SCHEMA_VERSION,
-      attribution_id: this.attributionId(recordKey),
+      attribution_id: this.attributionId(recordKey, req.context?.tenant_id),
       context: { ...emptyRecordContext, ...req.context },
       created_at: new Date().toISOString(),
       engine_version: ENGINE_VERSION,

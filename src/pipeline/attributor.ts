@@ -1,8 +1,8 @@
 /**
  * What the pipeline asks of attribution: a result per record, keyed deterministically. The
- * engine adapter passes the record id as `context.record_id`, so the attribution id
- * (hash of record id and engine config hash) is the same on every redelivery and replay, and
- * sinks deduplicate on it.
+ * engine adapter passes the record id as `context.record_id` (and the tenant), so the attribution
+ * id (hash of tenant, record id and engine config hash) is the same on every redelivery and
+ * replay, and sinks deduplicate on it.
  */
 import type { AttributionResult, RecordContext } from "../../schemas/attribution-result.js";
 import type { LlmLogRecord } from "../../schemas/llm-log-record.js";
@@ -48,7 +48,7 @@ export class EngineAttributor implements RecordAttributor {
   }
 
   attributionId(record: LlmLogRecord): string {
-    return this.engine.attributionId(record.id);
+    return this.engine.attributionId(record.id, record.tenant_id);
   }
 
   attribute(record: LlmLogRecord, signal: AbortSignal): Promise<AttributionResult> {

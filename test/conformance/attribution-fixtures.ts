@@ -342,3 +342,14 @@ export function makeResults(n: number, seed = 1): AttributionResult[] {
   }
   return out;
 }
+
+/**
+ * `r` with the attribution id the engine gives it now (src/attribution/engine.ts): hash of tenant,
+ * record id and config hash for a record with a tenant; what a store migrated by ClickHouse
+ * migration 3 / DuckDB migration 4 holds for a row written before.
+ */
+export function withTenantId(r: AttributionResult): AttributionResult {
+  const tenant = r.context.tenant_id ?? "";
+  if (tenant === "" || r.context.record_id === null || r.context.record_id === undefined) return r;
+  return { ...r, attribution_id: createHash("sha256").update(`${tenant}\u0000${r.context.record_id}\u0000${r.config_hash}`).digest("hex").slice(0, 32) };
+}

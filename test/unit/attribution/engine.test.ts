@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attributionResultJsonSchema, attributionResultSchema } from "../../../schemas/attribution-result.js";
 import { buildEngine, type BuiltEngine } from "../../../src/app/engine.js";
@@ -68,6 +69,21 @@ describe("AttributionEngine on the bundled ONNX model", () => {
     const c = await other.engine.attribute({ prompt, completion: " 3318", context: { record_id: "rec-1" } });
     expect(c.attribution_id).not.toBe(a.attribution_id);
     expect(c.config_hash).not.toBe(a.config_hash);
+  });
+
+  it("keys the attribution id by tenant too: one record id in two tenants is two attributions (issue 16, item 4)", async () => {
+    const ctx = (tenant_id?: string) => ({ record_id: "rec-1", ...(tenant_id === undefined ? {} : { tenant_id }) });
+    const none = await joint.engine.attribute({ prompt, completion: " 3318", context: ctx() });
+    const a = await joint.engine.attribute({ prompt, completion: " 3318", context: ctx("tenant-a") });
+    const b = await joint.engine.attribute({ prompt, completion: " 3318", context: ctx("tenant-b") });
+    expect(new Set([none.attribution_id, a.attribution_id, b.attribution_id]).size).toBe(3);
+    expect(joint.engine.attributionId("rec-1", "tenant-a")).toBe(a.attribution_id);
+    // Records without a tenant keep the id they always had (stores written before stay deduplicated).
+    const legacy = createHash("sha256").update(`rec-1\u0000${joint.engine.configHash}`).digest("hex").slice(0, 32);
+    expect(none.attribution_id).toBe(legacy);
+    expect(joint.engine.attributionId("rec-1", "")).toBe(legacy);
+    const tenantA = createHash("sha256").update(`tenant-a\u0000rec-1\u0000${joint.engine.configHash}`).digest("hex").slice(0, 32);
+    expect(a.attribution_id).toBe(tenantA);
   });
 
   it.each(["reference", "joint"] as const)("%s mode attributes every completion token over its own context", async (mode) => {

@@ -43,8 +43,11 @@ describe("ClickHouse DDL", () => {
     const ddl = allDdl(ctx("18.16.1", 30));
     for (const absent of ["LowCardinality", "CODEC", "INDEX ", "TTL ", "DateTime64", "non_replicated_deduplication_window"]) expect(ddl).not.toContain(absent);
     expect(ddl).toContain("ENGINE = ReplacingMergeTree()");
-    expect(ddl).toContain("PARTITION BY toYYYYMM(`event_time`)");
-    expect(ddl).toContain("ORDER BY (`tenant_id`, `model`, `day`, `attribution_id`)");
+    // One row per attribution id: the id is the key (no day), and no partition splits an id.
+    expect(ddl).toContain("PARTITION BY toYYYYMM(assumeNotNull(`record_time`))");
+    expect(ddl).toContain("PARTITION BY tuple()");
+    expect(ddl).toContain("ORDER BY (`tenant_id`, `model`, `attribution_id`)");
+    expect(ddl).toContain("ORDER BY (`tenant_id`, `model`, `attribution_id`, `rank`)");
     await expect(ddl).toMatchFileSnapshot("./__snapshots__/clickhouse-18.16.sql");
   });
 

@@ -12,7 +12,7 @@ ORDER BY (`version`);
 
 CREATE TABLE IF NOT EXISTS `audit`.`reagent_attributions`
 (
-    `attribution_id` String COMMENT 'Deterministic hash of record id and config hash; redelivery gives the same id',
+    `attribution_id` String COMMENT 'Deterministic hash of tenant, record id and config hash; redelivery gives the same id',
     `schema_version` UInt8 COMMENT 'AttributionResult schema version',
     `tenant_id` String COMMENT 'Tenant of the logged call; \'\' when the record had none',
     `model` String COMMENT 'Model that attributed (the scorer\'s model name)',
@@ -88,8 +88,8 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attributions`
     `warnings` Array(String) COMMENT 'Engine warnings'
 )
 ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(`event_time`)
-ORDER BY (`tenant_id`, `model`, `day`, `attribution_id`)
+PARTITION BY toYYYYMM(assumeNotNull(`record_time`))
+ORDER BY (`tenant_id`, `model`, `attribution_id`)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS `audit`.`reagent_attribution_spans`
@@ -117,8 +117,8 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attribution_spans`
     `pii` Array(String) COMMENT 'Redaction kinds (email, secret, number) found in the span\'s original text, whatever store_text is'
 )
 ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(`event_time`)
-ORDER BY (`tenant_id`, `model`, `day`, `attribution_id`, `rank`)
+PARTITION BY tuple()
+ORDER BY (`tenant_id`, `model`, `attribution_id`, `rank`)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS `audit`.`reagent_attribution_segments`
@@ -139,8 +139,8 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attribution_segments`
     `tokens` UInt32 COMMENT 'Tokens in the segment'
 )
 ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(`event_time`)
-ORDER BY (`tenant_id`, `model`, `day`, `attribution_id`, `ordinal`)
+PARTITION BY tuple()
+ORDER BY (`tenant_id`, `model`, `attribution_id`, `ordinal`)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS `audit`.`reagent_attribution_coverage`

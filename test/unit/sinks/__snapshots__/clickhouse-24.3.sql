@@ -12,7 +12,7 @@ ORDER BY (`version`);
 
 CREATE TABLE IF NOT EXISTS `audit`.`reagent_attributions`
 (
-    `attribution_id` String COMMENT 'Deterministic hash of record id and config hash; redelivery gives the same id',
+    `attribution_id` String COMMENT 'Deterministic hash of tenant, record id and config hash; redelivery gives the same id',
     `schema_version` UInt8 COMMENT 'AttributionResult schema version',
     `tenant_id` LowCardinality(String) COMMENT 'Tenant of the logged call; \'\' when the record had none',
     `model` LowCardinality(String) COMMENT 'Model that attributed (the scorer\'s model name)',
@@ -94,8 +94,8 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attributions`
     INDEX `idx_session_id` `session_id` TYPE bloom_filter(0.001) GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(`event_time`)
-ORDER BY (`tenant_id`, `model`, `day`, `attribution_id`)
+PARTITION BY toYYYYMM(assumeNotNull(`record_time`))
+ORDER BY (`tenant_id`, `model`, `attribution_id`)
 TTL toDateTime(`event_time`) + INTERVAL 400 DAY
 SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 1;
 
@@ -127,8 +127,8 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attribution_spans`
     INDEX `idx_response_id` `response_id` TYPE bloom_filter(0.001) GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(`event_time`)
-ORDER BY (`tenant_id`, `model`, `day`, `attribution_id`, `rank`)
+PARTITION BY tuple()
+ORDER BY (`tenant_id`, `model`, `attribution_id`, `rank`)
 TTL toDateTime(`event_time`) + INTERVAL 400 DAY
 SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 1;
 
@@ -151,8 +151,8 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attribution_segments`
     INDEX `idx_attribution_id` `attribution_id` TYPE bloom_filter(0.001) GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(`event_time`)
-ORDER BY (`tenant_id`, `model`, `day`, `attribution_id`, `ordinal`)
+PARTITION BY tuple()
+ORDER BY (`tenant_id`, `model`, `attribution_id`, `ordinal`)
 TTL toDateTime(`event_time`) + INTERVAL 400 DAY
 SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 1;
 
