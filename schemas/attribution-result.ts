@@ -12,6 +12,10 @@ import { chatRoles } from "./llm-log-record.js";
 
 export const RESULT_SCHEMA_VERSION = 1;
 
+/** What one attribution feature can be: a token (as published) or a unit replaced as a whole. */
+export const unitLevels = ["token", "sentence", "paragraph", "message", "segment"] as const;
+export type UnitLevel = (typeof unitLevels)[number];
+
 export const resultTokenSchema = z
   .object({
     id: z.number().int().describe("Token id in the scorer's vocabulary"),
@@ -64,6 +68,19 @@ export const segmentShareSchema = z
     message_index: z.number().int().nullable(),
     share: z.number().min(0).max(1).describe("Sum of sequence importance over the segment's tokens"),
     tokens: z.number().int().min(0),
+  })
+  .strict();
+
+export const unitScoreSchema = z
+  .object({
+    index: z.number().int().min(0),
+    start: z.number().int().min(0).describe("Character range in prompt.text, from the unit's first to its last replaceable token"),
+    end: z.number().int().min(0),
+    token_start: z.number().int().min(0).describe("Token range in prompt.tokens, end exclusive"),
+    token_end: z.number().int().min(0),
+    tokens: z.number().int().min(0).describe("Replaceable tokens in the unit (the ones replaced together)"),
+    score: z.number().min(0).max(1).describe("The unit's share of sequence importance (sum over its tokens)"),
+    refined: z.boolean().describe("Segment-first: the unit's tokens were attributed one by one in the second pass"),
   })
   .strict();
 
@@ -134,6 +151,11 @@ export const attributionResultSchema = z
       .strict(),
     words: z.array(wordScoreSchema),
     segments: z.array(segmentShareSchema),
+    unit_level: z
+      .enum(unitLevels)
+      .default("token")
+      .describe("What one feature was: token (as published) or a unit replaced as a whole (segment-first attribution, docs/attribution.md)"),
+    units: z.array(unitScoreSchema).default([]).describe("Unit level only: every unit with its share, in prompt order"),
     spans: z.array(spanSchema),
     convergence: z
       .object({

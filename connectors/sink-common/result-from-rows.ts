@@ -80,6 +80,9 @@ export function resultFromRows(rows: StoredRows): AttributionResult {
     sequence: { importance: a.importance, aggregation: "rollout_mean" },
     words: [],
     segments: rows.segments.map((g) => ({ name: g.name, kind: g.kind as AttributionResult["segments"][number]["kind"], message_index: g.message_index, share: g.share, tokens: g.tokens })),
+    // The stores keep the unit level, not the per-unit list (spans and segment shares cover it).
+    unit_level: "token",
+    units: [],
     spans: rows.spans.map((s) => ({
       rank: s.rank,
       text: s.text ?? "",

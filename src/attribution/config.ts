@@ -15,7 +15,7 @@ import { parseConfig } from "../config-issues.js";
 import { ConfigError } from "../errors.js";
 import { faithfulnessSchema, faithfulnessSettingsSchema, type FaithfulnessSettings } from "./settings/faithfulness.js";
 import { ENGINE_DEPRECATED_FIELDS, deprecatedEngineFields, liftLegacyEngineFields } from "./settings/legacy.js";
-import { methodSchema, methodSettingsSchema, modeIds, type MethodSettings, type ReagentSettings } from "./settings/method.js";
+import { TOKEN_LEVEL_PROBES, UNIT_LEVEL_PROBES, methodSchema, modeIds, resolvedMethodSchema, type methodSettingsSchema, type MethodSettings, type ReagentSettings } from "./settings/method.js";
 import { samplerSchema, samplerSettingsSchema, type SamplerSettings } from "./settings/sampler.js";
 import { stoppingSchema, stoppingSettingsSchema, type StoppingSettings } from "./settings/stopping.js";
 import { unitsSchema, type unitsSettingsSchema, type UnitsSettings } from "./settings/units.js";
@@ -56,9 +56,9 @@ export const engineSettingsObject = z
     stopping: stoppingSchema.optional(),
     aggregation: z
       .enum(aggregationIds)
-      .default("probes")
+      .optional()
       .describe(
-        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, one score carrying every probe's updates (docs/attribution.md)",
+        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, one score carrying every probe's updates (docs/attribution.md). Default: probes at token level, pooled at unit level",
       ),
     units: unitsSchema.prefault("token"),
     faithfulness: faithfulnessSchema.prefault("off"),
@@ -82,7 +82,7 @@ export const engineSettingsSchema = engineSettingsFrom(engineSettingsObject).des
 /** Resolved settings, every default filled: what results carry in `config`. */
 export const resolvedEngineConfigSchema = z
   .object({
-    method: methodSettingsSchema,
+    method: resolvedMethodSchema,
     sampler: samplerSettingsSchema,
     stopping: stoppingSettingsSchema.describe("The stopping rule that ran (ReAGent only; the default of the method otherwise)"),
     aggregation: z.enum(aggregationIds),
@@ -106,19 +106,25 @@ export type EngineConfigInput = Omit<z.input<typeof engineSettingsObject>, "meth
   faithfulness?: FaithfulnessSettings["type"] | z.input<typeof faithfulnessSettingsSchema>;
 };
 
-/** The stopping rule a method runs with when none is set: joint ReAGent's ensemble rule, else the published one. */
-export function defaultStopping(method: ParsedSettings["method"]): StoppingSettings {
+/**
+ * The stopping rule a method runs with when none is set: in joint mode the ensemble rule over
+ * tokens and the restore rule over units (measured, docs/attribution.md), else the published one.
+ */
+export function defaultStopping(method: ParsedSettings["method"], units?: ParsedSettings["units"]): StoppingSettings {
   const joint = method.type === "reagent" && method.mode === "joint";
-  return stoppingSettingsSchema.parse({ type: joint ? "ensemble" : "probe" });
+  return stoppingSettingsSchema.parse({ type: joint ? (units === undefined || units.type === "token" ? "ensemble" : "restore") : "probe" });
 }
 
 function resolveParsed(p: ParsedSettings): EngineConfig {
-  const units: UnitsSettings = p.units.type === "token" ? { type: "token" } : { type: p.units.type, refine_top: p.units.refine_top ?? (p.method.type === "reagent" ? 1 : 0) };
+  const u = p.units;
+  const unitLevel = u.type !== "token";
+  const units: UnitsSettings = u.type === "token" ? { type: "token" } : { type: u.type, refine_top: u.refine_top ?? (p.method.type === "reagent" ? 1 : 0) };
+  const method: MethodSettings = p.method.type === "reagent" ? { ...p.method, num_probes: p.method.num_probes ?? (unitLevel ? UNIT_LEVEL_PROBES : TOKEN_LEVEL_PROBES) } : p.method;
   return {
-    method: p.method,
+    method,
     sampler: p.sampler,
-    stopping: p.stopping ?? defaultStopping(p.method),
-    aggregation: p.aggregation,
+    stopping: p.stopping ?? defaultStopping(p.method, p.units),
+    aggregation: p.aggregation ?? (unitLevel && p.method.type === "reagent" && p.method.mode === "joint" ? "pooled" : "probes"),
     units,
     faithfulness: p.faithfulness,
     seed: p.seed,
@@ -129,7 +135,7 @@ function resolveParsed(p: ParsedSettings): EngineConfig {
 function checkSettings(cfg: ParsedSettings, ctx: z.core.$RefinementCtx): void {
   const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: "custom", path, message, input: cfg });
   const m = cfg.method;
-  const rule = cfg.stopping ?? defaultStopping(m);
+  const rule = cfg.stopping ?? defaultStopping(m, cfg.units);
   if (rule.patience > 0 && rule.patience <= rule.min_steps) {
     issue(["stopping", "patience"], `patience ${rule.patience} would give every target up before its first stopping check (min_steps ${rule.min_steps})`);
   }
@@ -144,7 +150,7 @@ function checkSettings(cfg: ParsedSettings, ctx: z.core.$RefinementCtx): void {
     if (rule.min_steps !== 0) issue(["stopping", "min_steps"], "min_steps applies to joint mode only; reference mode checks after every update");
     if (rule.patience !== 0) issue(["stopping", "patience"], "patience applies to joint mode only; reference mode stops at max_steps");
   }
-  if (cfg.aggregation !== "probes") issue(["aggregation"], "aggregation: pooled applies to joint mode only; reference mode averages its converged probes as published");
+  if ((cfg.aggregation ?? "probes") !== "probes") issue(["aggregation"], "aggregation: pooled applies to joint mode only; reference mode averages its converged probes as published");
   if (cfg.units.type !== "token") issue(["units"], `units: ${cfg.units.type} applies to joint mode only; reference mode is the published token-level loop`);
 }
 

@@ -9,14 +9,19 @@
 import { createHash } from "node:crypto";
 import type { AttributionResult, RecordContext, ResultToken } from "../../schemas/attribution-result.js";
 import { RESULT_SCHEMA_VERSION, emptyRecordContext } from "../../schemas/attribution-result.js";
-import { AttributionError, ConfigError, InputRejectedError, ReagentError, errorMessage } from "../errors.js";
+import { AttributionError, InputRejectedError, ReagentError, errorMessage } from "../errors.js";
 import { CountingScorer, type Scorer } from "./scorer.js";
 import type { ChatMessage, ChatTemplate, MessageRange } from "../text/chat-template.js";
 import { findRuleSegments, roleSegments, segmentAt, type SegmentRule } from "../text/segments.js";
+import { unitBoundaries, unitIndexAt } from "../text/units.js";
 import type { TextTokenizer } from "../text/tokenizer.js";
 import { ENGINE_VERSION } from "../version.js";
 import { leaveOneOut, randomAttribution } from "./baselines.js";
-import { configHash, resolveEngineConfig, type EngineConfig, type EngineConfigInput } from "./config.js";
+import { contextCite } from "./context-cite.js";
+import { deletionFaithfulness, topOverlap } from "./faithfulness.js";
+import { samplerContext } from "./targets.js";
+import { unperturbedPass } from "./unperturbed.js";
+import { configHash, resolveEngineConfig, type EngineConfig, type EngineConfigInput, type UnitLevel } from "./config.js";
 import { reagentJoint } from "./reagent/joint.js";
 import { reagentReference } from "./reagent/reference.js";
 import { createRng } from "./rng.js";
@@ -57,7 +62,7 @@ function methodFor(cfg: EngineConfig): AttributionMethod {
   const m = cfg.method;
   if (m.type === "loo") return leaveOneOut;
   if (m.type === "random") return randomAttribution;
-  if (m.type === "context_cite") throw new AttributionError({ what: "choosing the method", why: "context_cite is not implemented in this build yet" });
+  if (m.type === "context_cite") return contextCite;
   return m.mode === "reference" ? reagentReference : reagentJoint;
 }
 
@@ -76,13 +81,6 @@ export class AttributionEngine {
     opts: EngineOptions = {},
   ) {
     this.config = resolveEngineConfig(config);
-    const pending = [
-      this.config.method.type === "context_cite" ? "method: context_cite" : "",
-      this.config.stopping.type === "restore" ? "stopping: restore" : "",
-      this.config.units.type !== "token" ? `units: ${this.config.units.type}` : "",
-      this.config.faithfulness.type !== "off" ? `faithfulness: ${this.config.faithfulness.type}` : "",
-    ].filter(Boolean);
-    if (pending.length > 0) throw new ConfigError({ what: "creating the engine", why: `${pending.join(", ")} ${pending.length > 1 ? "are" : "is"} not implemented in this build yet`, path: "engine" });
     if (this.sampler.id !== this.config.sampler.type) {
       throw new AttributionError({ what: "creating the engine", why: `config names sampler "${this.config.sampler.type}" but "${this.sampler.id}" was given` });
     }
@@ -114,22 +112,60 @@ export class AttributionEngine {
     const prepared = this.prepare(req);
     const scorer = new CountingScorer(this.model.scorer);
     const recordKey = req.context?.record_id ?? createHash("sha256").update(JSON.stringify([req.prompt, req.completion])).digest("hex");
-    const rng = createRng(this.config.seed, recordKey);
-    let out: MethodOutput;
-    try {
-      out = await methodFor(this.config)(prepared.input, {
+    const run = (seed: number): Promise<MethodOutput> =>
+      methodFor(this.config)(prepared.input, {
         scorer,
         sampler: this.draws,
-        rng,
+        rng: createRng(seed, recordKey),
         config: this.config,
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
+    let out: MethodOutput;
+    let quality: Record<string, number> | null = null;
+    try {
+      out = await run(this.config.seed);
+      quality = await this.quality(prepared, out, scorer, recordKey, run, opts.signal);
     } catch (err) {
       if (err instanceof ReagentError) throw err;
       throw new AttributionError({ what: "attributing record", why: errorMessage(err), cause: err });
     }
-    return this.buildResult(req, prepared, out, scorer, startedAt, performance.now() - t0, recordKey);
+    return this.buildResult(req, prepared, out, scorer, startedAt, performance.now() - t0, recordKey, quality);
+  }
+
+  /** The configured per-record quality scores (faithfulness.ts), or null when off. */
+  private async quality(
+    prepared: PreparedInput,
+    out: MethodOutput,
+    scorer: CountingScorer,
+    recordKey: string,
+    run: (seed: number) => Promise<MethodOutput>,
+    signal: AbortSignal | undefined,
+  ): Promise<Record<string, number> | null> {
+    const f = this.config.faithfulness;
+    if (f.type === "off") return null;
+    const P = prepared.input.promptLength;
+    const seq = rolloutSequence(P, out.targets);
+    const features =
+      prepared.input.units ??
+      prepared.input.replaceable
+        .slice(0, P)
+        .flatMap((r, i) => (r ? [[i]] : []));
+    const needTable = this.sampler.id === "self";
+    const table = needTable ? (await unperturbedPass(prepared.input, { scorer, sampler: this.sampler, rng: createRng(0), config: this.config }, true)).topKByPosition : undefined;
+    const scores = await deletionFaithfulness(
+      { ids: prepared.input.ids, promptLength: P, features, importance: seq, targets: out.targets.map((t) => ({ index: t.index, pOriginal: t.pOriginal })) },
+      f,
+      { scorer, sampler: this.draws, rng: createRng(this.config.seed, `${recordKey}\u0000faithfulness`), samplerContext: samplerContext(prepared.input.ids, table), ...(signal ? { signal } : {}) },
+    );
+    if (f.seed_check) {
+      const before = scorer.cost.sequencesEvaluated;
+      const again = await run(this.config.seed + 1);
+      const mask = prepared.promptTokens.map((t) => !t.protected);
+      scores.seed_top3_overlap = topOverlap(seq, rolloutSequence(P, again.targets), mask);
+      scores.seed_check_sequences = scorer.cost.sequencesEvaluated - before;
+    }
+    return scores;
   }
 
   /** Tokenise and mark protected positions (exposed for tests and the CLI's dry runs). */
@@ -198,13 +234,42 @@ export class AttributionEngine {
     }
     const ids = [...promptIds, ...completionIds];
     const replaceable = [...promptTokens.map((t) => !t.protected), ...completionTokens.map((t) => !t.protected)];
+    const level = this.config.units.type;
+    const units = level === "token" ? [] : this.unitsOf(text, promptTokens, level, ruleRanges, msgRanges);
     const input: TargetsInput = {
       ids,
       promptLength: promptIds.length,
       replaceable,
       targets: Array.from({ length: G }, (_, i) => i),
+      ...(units.length > 0 ? { units: units.map((u) => u.positions) } : {}),
     };
-    return { text, messages, promptTokens, completionTokens, input };
+    return { text, messages, promptTokens, completionTokens, input, units };
+  }
+
+  /** Replaceable prompt tokens grouped into units by their first non-space character. */
+  private unitsOf(
+    text: string,
+    tokens: readonly ResultToken[],
+    level: Exclude<UnitLevel, "token">,
+    rules: ReturnType<typeof findRuleSegments>,
+    messages: ReturnType<typeof roleSegments>,
+  ): PreparedUnit[] {
+    const cuts = unitBoundaries(text, level, rules, messages);
+    const byUnit = new Map<number, number[]>();
+    tokens.forEach((t, i) => {
+      if (t.protected) return;
+      let at = t.start;
+      while (at < t.end - 1 && /\s/.test(text[at] as string)) at++;
+      const k = unitIndexAt(cuts, at);
+      byUnit.set(k, [...(byUnit.get(k) ?? []), i]);
+    });
+    return [...byUnit.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, positions]) => {
+        const first = tokens[positions[0] as number] as ResultToken;
+        const last = tokens[positions[positions.length - 1] as number] as ResultToken;
+        return { positions, start: first.start, end: last.end, tokenStart: positions[0] as number, tokenEnd: (positions[positions.length - 1] as number) + 1 };
+      });
   }
 
   private buildResult(
@@ -215,6 +280,7 @@ export class AttributionEngine {
     startedAt: Date,
     durationMs: number,
     recordKey: string,
+    quality: Record<string, number> | null,
   ): AttributionResult {
     const P = prepared.input.promptLength;
     const seq = rolloutSequence(P, out.targets);
@@ -250,6 +316,17 @@ export class AttributionEngine {
       sequence: { importance: Array.from(seq), aggregation: "rollout_mean" },
       words: wordScores(prepared.text, prepared.promptTokens, seq),
       segments: segmentShares(prepared.promptTokens, seq, ruleNames, roles),
+      unit_level: prepared.units.length > 0 && this.config.units.type !== "token" ? this.config.units.type : "token",
+      units: prepared.units.map((u, k) => ({
+        index: k,
+        start: u.start,
+        end: u.end,
+        token_start: u.tokenStart,
+        token_end: u.tokenEnd,
+        tokens: u.positions.length,
+        score: Math.min(1, Math.max(0, u.positions.reduce((s, p) => s + (seq[p] ?? 0), 0))),
+        refined: out.units?.refined.includes(k) ?? false,
+      })),
       spans: topSpans(prepared.text, prepared.promptTokens, seq, this.maxSpans, roles),
       convergence: {
         converged: conv.every((t) => t.converged),
@@ -266,14 +343,25 @@ export class AttributionEngine {
         tokens_processed: scorer.cost.tokensProcessed,
       },
       timings: { started_at: startedAt.toISOString(), duration_ms: Math.round(durationMs * 1000) / 1000 },
-      faithfulness: null,
+      faithfulness: quality,
       // Scorer caveats (e.g. an endpoint without prompt top-k) travel with every result.
       warnings: [...(this.model.scorer.info.notes ?? []), ...out.warnings],
     };
   }
 }
 
+/** A unit of unit-level attribution: its replaceable prompt positions and where it lies. */
+export interface PreparedUnit {
+  readonly positions: readonly number[];
+  readonly start: number;
+  readonly end: number;
+  readonly tokenStart: number;
+  readonly tokenEnd: number;
+}
+
 export interface PreparedInput {
+  /** Unit level: the units (empty at token level, or when the prompt has no replaceable token). */
+  readonly units: readonly PreparedUnit[];
   readonly text: string;
   readonly messages: readonly MessageRange[];
   readonly promptTokens: ResultToken[];

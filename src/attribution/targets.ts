@@ -17,6 +17,11 @@ export interface TargetsInput {
   readonly replaceable: readonly boolean[];
   /** Completion indices to attribute, ascending (target i sits at position promptLength + i). */
   readonly targets: readonly number[];
+  /**
+   * Unit-level attribution: the replaceable prompt positions of each unit (sentence, message,
+   * segment, …), in prompt order. Absent at token level.
+   */
+  readonly units?: readonly (readonly number[])[];
 }
 
 export interface TargetAttribution {
@@ -54,6 +59,8 @@ export interface MethodDeps {
 export interface MethodOutput {
   readonly targets: TargetAttribution[];
   readonly warnings: string[];
+  /** Unit level: each unit's share of the completion (mean over targets), and the units refined to tokens. */
+  readonly units?: { readonly scores: readonly number[]; readonly refined: readonly number[] };
 }
 
 export type AttributionMethod = (input: TargetsInput, deps: MethodDeps) => Promise<MethodOutput>;

@@ -251,6 +251,8 @@ export function buildResult(spec: ResultSpec): AttributionResult {
     sequence: { importance, aggregation: "rollout_mean" },
     words: tokens.filter((t) => !t.protected).map((t) => ({ start: t.start, end: t.end, text: t.text, score: importance[tokens.indexOf(t)] as number })),
     segments,
+    unit_level: "token",
+    units: [],
     spans,
     convergence: {
       converged: targets.every((t) => t.converged),

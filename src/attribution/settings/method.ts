@@ -11,6 +11,10 @@ export type MethodId = (typeof methodIds)[number];
 export const modeIds = ["joint", "reference"] as const;
 export type ModeId = (typeof modeIds)[number];
 
+/** B by feature level: 16 as inseq for tokens; 4 for units, where B·min_steps would otherwise dominate the cost. */
+export const TOKEN_LEVEL_PROBES = 16;
+export const UNIT_LEVEL_PROBES = 4;
+
 export const reagentMethodSchema = z
   .object({
     type: z.literal("reagent"),
@@ -18,7 +22,12 @@ export const reagentMethodSchema = z
       .enum(modeIds)
       .default("joint")
       .describe("reagent: joint: one teacher-forced pass scores every completion position per probe step; reference: the published per-target loop"),
-    num_probes: z.number().int().min(1).default(16).describe("reagent: B, independent probes per target token"),
+    num_probes: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(`reagent: B, independent probes per target token. Default ${TOKEN_LEVEL_PROBES} at token level, ${UNIT_LEVEL_PROBES} at unit level (few features need fewer walks; docs/attribution.md)`),
     replacing_ratio: z.number().gt(0).lt(1).default(0.3).describe("reagent: r, the Bernoulli probability that a feature (token or unit) is replaced in an update step"),
     max_steps: z.number().int().min(1).default(3000).describe("reagent: T_max, the step cap per probe"),
     clamp_eps: z.number().gt(0).lt(0.1).default(1e-6).describe("reagent: Δp is clamped to (-1+eps, 1-eps) before atanh (a documented deviation: the original gives ±inf)"),
@@ -47,11 +56,18 @@ export const contextCiteMethodSchema = z
   .describe("ContextCite-style baseline (Cohen-Wang et al. 2024): random feature ablations and a Lasso surrogate of each target's logit-probability");
 
 export const methodSettingsSchema = z.discriminatedUnion("type", [reagentMethodSchema, looMethodSchema, randomMethodSchema, contextCiteMethodSchema]);
+/** Resolved: the probe count is explicit. */
+export const resolvedMethodSchema = z.discriminatedUnion("type", [
+  reagentMethodSchema.extend({ num_probes: z.number().int().min(1) }),
+  looMethodSchema,
+  randomMethodSchema,
+  contextCiteMethodSchema,
+]);
 export const methodSchema = withTypeShorthand(methodSettingsSchema).describe(
   "Attribution method: reagent | loo | random | context_cite, or an object with `type` and that method's knobs",
 );
 
-export type MethodSettings = z.infer<typeof methodSettingsSchema>;
-export type ReagentSettings = z.infer<typeof reagentMethodSchema>;
+export type MethodSettings = z.infer<typeof resolvedMethodSchema>;
+export type ReagentSettings = Extract<MethodSettings, { type: "reagent" }>;
 export type LooSettings = z.infer<typeof looMethodSchema>;
 export type ContextCiteSettings = z.infer<typeof contextCiteMethodSchema>;

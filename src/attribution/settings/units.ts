@@ -6,10 +6,10 @@
  * inside the top units only (segment-first attribution, docs/attribution.md).
  */
 import { z } from "zod";
+import type { UnitLevel } from "../../../schemas/attribution-result.js";
 import { withTypeShorthand } from "./shorthand.js";
 
-export const unitLevels = ["token", "sentence", "paragraph", "message", "segment"] as const;
-export type UnitLevel = (typeof unitLevels)[number];
+export { unitLevels, type UnitLevel } from "../../../schemas/attribution-result.js";
 
 const refineTop = z
   .number()

@@ -7,6 +7,7 @@ import { parseConfig } from "../../config-issues.js";
 import { flagTable, inFlagTerms, settingsFromFlags, tableOptions } from "../schema-flags.js";
 import { ENGINE_DEPRECATED_FIELDS, defaultStopping, engineSettingsObject, engineSettingsSchema } from "../../attribution/config.js";
 import { methodSchema } from "../../attribution/settings/method.js";
+import { unitsSchema } from "../../attribution/settings/units.js";
 import { ConfigError } from "../../errors.js";
 import { readAttributeInput } from "../../app/attribute-input.js";
 import { presetIds, type PresetId } from "../../pipeline/mapping/mapper.js";
@@ -90,7 +91,10 @@ export function registerAttribute(program: Command): void {
 export function engineSettingsFromFlags(flags: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const settings = settingsFromFlags(ENGINE_FLAGS, flags, {
     // Without --stopping, the sub-flags refine the rule the method runs by default.
-    sectionDefault: { stopping: (s) => defaultStopping(parseConfig(methodSchema.prefault("reagent"), s.method, { what: "reading --method" })).type },
+    sectionDefault: {
+      stopping: (s) =>
+        defaultStopping(parseConfig(methodSchema.prefault("reagent"), s.method, { what: "reading --method" }), parseConfig(unitsSchema.prefault("token"), s.units, { what: "reading --units" })).type,
+    },
   });
   try {
     parseConfig(engineSettingsSchema, settings, { what: "reading the engine flags" });

@@ -111,6 +111,8 @@ export function syntheticResult(o: SyntheticOptions): AttributionResult {
     sequence: { importance, aggregation: "rollout_mean" },
     words: [],
     segments,
+    unit_level: "token",
+    units: [],
     spans,
     convergence: { converged: true, targets_converged: G, targets_total: G, probes_converged: 16 * G, probes_total: 16 * G, steps_total: 40 * G, steps_max: 120 },
     cost: { model_calls: 1234, sequences_evaluated: 56_789, tokens_processed: 123_456_789 },

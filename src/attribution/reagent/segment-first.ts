@@ -1,0 +1,71 @@
+/**
+ * Segment-first (hierarchical) ReAGent, for long prompts (docs/attribution.md):
+ *
+ * 1. Units: the joint loop runs with one feature per unit (sentence, message, retrieved
+ *    document, …), each replaced as a whole by sampler draws. A 2,000-token prompt of 12
+ *    documents has 12 scores per probe, so the number of steps to a stable ranking depends on
+ *    the number of units, not on the number of tokens.
+ * 2. Tokens: when `units.refine_top` > 0, a second token-level joint loop runs over the tokens
+ *    of the top units only (by the completion's mean unit share); every other position stays as
+ *    it is. Its scores divide each refined unit's share among that unit's tokens.
+ *
+ * The result keeps the token contract: per target, a unit's share is its tokens' sum (shared
+ * evenly inside units that were not refined), and the vector sums to 1 over the prompt.
+ * Completion tokens are never replaced here, so each target is explained by the prompt alone.
+ */
+import { tokenLayout, unitLayout } from "../features.js";
+import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "../targets.js";
+import type { UnperturbedPass } from "../unperturbed.js";
+import { meanRows, topNIndices } from "../vector-math.js";
+import { jointLoop } from "./joint.js";
+
+export async function segmentFirst(input: TargetsInput, units: readonly (readonly number[])[], deps: MethodDeps, base: UnperturbedPass): Promise<MethodOutput> {
+  const cfg = deps.config;
+  const coarse = await jointLoop(input, unitLayout(units), deps, base);
+  const scores = meanRows(
+    coarse.targets.map((t) => t.slotImportance),
+    units.length,
+  );
+  const refineTop = cfg.units.type === "token" ? 0 : Math.min(cfg.units.refine_top, units.length);
+  const warnings = coarse.warnings.map((w) => `units: ${w}`);
+  if (refineTop === 0) return { targets: coarse.targets.map(strip), warnings, units: { scores: Array.from(scores), refined: [] } };
+
+  const refined = topNIndices(scores, refineTop).sort((a, b) => a - b);
+  const inside = new Set(refined.flatMap((k) => units[k] ?? []));
+  const fineInput: TargetsInput = {
+    ids: input.ids,
+    promptLength: input.promptLength,
+    targets: input.targets,
+    replaceable: input.replaceable.map((r, i) => r && inside.has(i)),
+  };
+  const fine = await jointLoop(fineInput, tokenLayout(fineInput), { ...deps, rng: deps.rng.fork("refine") }, base);
+  warnings.push(...fine.warnings.map((w) => `tokens: ${w}`));
+
+  const targets = coarse.targets.map((c, j): TargetAttribution => {
+    const f = fine.targets[j] as TargetAttribution;
+    const row = Float64Array.from(c.importance);
+    for (const k of refined) {
+      const unit = units[k] ?? [];
+      const share = c.slotImportance[k] ?? 0;
+      const mass = unit.reduce((s, p) => s + (f.importance[p] ?? 0), 0);
+      if (!(mass > 0)) continue; // nothing measured inside: keep the even split
+      for (const p of unit) row[p] = (share * (f.importance[p] ?? 0)) / mass;
+    }
+    return {
+      index: c.index,
+      tokenId: c.tokenId,
+      importance: row,
+      pOriginal: c.pOriginal,
+      converged: c.converged && f.converged,
+      probesConverged: c.probesConverged + f.probesConverged,
+      probesTotal: c.probesTotal + f.probesTotal,
+      steps: c.steps + f.steps,
+    };
+  });
+  return { targets, warnings, units: { scores: Array.from(scores), refined } };
+}
+
+function strip(t: TargetAttribution & { slotImportance?: Float64Array }): TargetAttribution {
+  const { slotImportance: _slots, ...rest } = t;
+  return rest;
+}
