@@ -6,7 +6,7 @@
  * - Older ClickHouse (Debian's 18.16) has no server-side parameters. `bindClickHouseLiterals`
  *   is the one place that turns a value into SQL text: it checks the value against the declared
  *   type and writes a literal (a checked integer, `toFloat64(0.5)`, an escaped string, `toDate('2024-05-01')`).
- *   test/unit/sinks/sql-params.test.ts attacks it with quotes, backslashes, comments and
+ *   test/unit/connectors/sink-common/sql-params.test.ts attacks it with quotes, backslashes, comments and
  *   control characters.
  * - DuckDB: each placeholder becomes `CAST($name AS TYPE)` and is bound on a prepared statement.
  *

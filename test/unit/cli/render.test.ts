@@ -3,7 +3,7 @@ import type { AttributionResult } from "../../../schemas/attribution-result.js";
 import { convergenceWarning, MARK_CLOSE, MARK_OPEN, renderHeatmap, renderLegend, renderResult, renderShares } from "../../../src/cli/render.js";
 import { scaleLevel } from "../../../src/report/scale.js";
 import { wordAlign, wordAlignedText } from "../../../src/text/words.js";
-import { syntheticResult } from "../otel/synthetic-result.js";
+import { syntheticResult } from "../connectors/otel/synthetic-result.js";
 
 /** A result over "walked around [the] capital" whose tokens split words ("wal"+"ked"). */
 function splitWords(importance: number[], converged = true): AttributionResult {

@@ -13,8 +13,8 @@ import {
   topSpansShare,
   type AttributeOptions,
   type AttributeType,
-} from "../../../connectors/otel/attributes.js";
-import { emptyRecordContext } from "../../../schemas/attribution-result.js";
+} from "../../../../connectors/otel/attributes.js";
+import { emptyRecordContext } from "../../../../schemas/attribution-result.js";
 import { COMPLETION_WORD, PROMPT_WORD, syntheticResult } from "./synthetic-result.js";
 
 const defaults: AttributeOptions = {
@@ -60,7 +60,7 @@ function strings(a: Attributes): string[] {
 
 /** Name and type of every row of the attribute table in schemas/otel-attributes.md. */
 function documented(): Map<string, string> {
-  const md = readFileSync(new URL("../../../schemas/otel-attributes.md", import.meta.url), "utf8");
+  const md = readFileSync(new URL("../../../../schemas/otel-attributes.md", import.meta.url), "utf8");
   const section = md.split("## Attributes")[1]!.split("\n## ")[0]!;
   const rows = new Map<string, string>();
   for (const line of section.split("\n")) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { kafkaErrorType, recordBytes } from "../../../connectors/kafka/dead-letter.js";
+import { kafkaErrorType, recordBytes } from "../../../../connectors/kafka/dead-letter.js";
 
 describe("Kafka dead letters: classifying broker answers and sizing records", () => {
   it("finds the kafkajs error type through wrappers", () => {

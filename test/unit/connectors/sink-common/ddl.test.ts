@@ -4,11 +4,11 @@
  * window) is checked here and kept as a readable snapshot next to this file.
  */
 import { describe, expect, it } from "vitest";
-import { FEATURE_MIN_VERSIONS, featuresFor, parseClickHouseVersion } from "../../../connectors/clickhouse/features.js";
-import { CLICKHOUSE_MIGRATIONS, columnType, createTableDdl, migrationsTableDdl } from "../../../connectors/clickhouse/migrations.js";
-import type { ClickHouseDdlContext } from "../../../connectors/clickhouse/migrations.js";
-import { DUCKDB_MIGRATIONS, migrationsTableDdl as duckMigrationsTableDdl } from "../../../connectors/duckdb/migrations.js";
-import { ATTRIBUTIONS, TABLES } from "../../../connectors/sink-common/tables.js";
+import { FEATURE_MIN_VERSIONS, featuresFor, parseClickHouseVersion } from "../../../../connectors/clickhouse/features.js";
+import { CLICKHOUSE_MIGRATIONS, columnType, createTableDdl, migrationsTableDdl } from "../../../../connectors/clickhouse/migrations.js";
+import type { ClickHouseDdlContext } from "../../../../connectors/clickhouse/migrations.js";
+import { DUCKDB_MIGRATIONS, migrationsTableDdl as duckMigrationsTableDdl } from "../../../../connectors/duckdb/migrations.js";
+import { ATTRIBUTIONS, TABLES } from "../../../../connectors/sink-common/tables.js";
 
 const ctx = (version: string, ttlDays: number | null = null): ClickHouseDdlContext => ({
   database: "audit",

@@ -2,9 +2,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { bindClickHouseLiterals, scanPlaceholders, toDuckDbStatement } from "../../../connectors/sink-common/sql-params.js";
-import { dialects, expandTables, findQuery, loadQueryPack, resolveParams, tableTokens } from "../../../connectors/sink-common/query-pack.js";
-import { ConfigError } from "../../../src/errors.js";
+import { bindClickHouseLiterals, scanPlaceholders, toDuckDbStatement } from "../../../../connectors/sink-common/sql-params.js";
+import { dialects, expandTables, findQuery, loadQueryPack, resolveParams, tableTokens } from "../../../../connectors/sink-common/query-pack.js";
+import { ConfigError } from "../../../../src/errors.js";
 
 const pack = loadQueryPack();
 const tables = Object.fromEntries(tableTokens.map((t) => [t, `t_${t}`])) as Record<(typeof tableTokens)[number], string>;
@@ -53,7 +53,7 @@ describe("audit query pack", () => {
   });
 
   it("docs/queries.md documents every query and parameter (regenerate: node --import tsx bench/sink/query-docs.ts)", () => {
-    const doc = fs.readFileSync(path.join(import.meta.dirname, "../../../docs/queries.md"), "utf8");
+    const doc = fs.readFileSync(path.join(import.meta.dirname, "../../../../docs/queries.md"), "utf8");
     for (const q of pack) {
       expect(doc, q.name).toContain(`### \`${q.name}\` — ${q.title}`);
       for (const p of q.params) expect(doc, `${q.name}.${p.name}`).toContain(`| \`${p.name}\` | ${p.type} |`);

@@ -9,9 +9,9 @@ import {
   coerceParam,
   scanPlaceholders,
   toDuckDbStatement,
-} from "../../../connectors/sink-common/sql-params.js";
-import type { DeclaredParam } from "../../../connectors/sink-common/sql-params.js";
-import { ConfigError } from "../../../src/errors.js";
+} from "../../../../connectors/sink-common/sql-params.js";
+import type { DeclaredParam } from "../../../../connectors/sink-common/sql-params.js";
+import { ConfigError } from "../../../../src/errors.js";
 
 /** Reads a ClickHouse quoted string starting at `sql[0]`; returns its value and where it ended. */
 function readClickHouseString(sql: string): { value: string; end: number } {

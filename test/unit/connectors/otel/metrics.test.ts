@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { DataPointType, MeterProvider, MetricReader, type MetricData } from "@opentelemetry/sdk-metrics";
 import { describe, expect, it } from "vitest";
-import { METRIC_SPECS, OtelPipelineMetrics, prometheusNames } from "../../../connectors/otel/metrics.js";
-import { prometheusFamily } from "../../../connectors/otel/prometheus.js";
+import { METRIC_SPECS, OtelPipelineMetrics, prometheusNames } from "../../../../connectors/otel/metrics.js";
+import { prometheusFamily } from "../../../../connectors/otel/prometheus.js";
 
 /** A pull reader: collect() on demand, nothing exported anywhere. */
 class PullReader extends MetricReader {
@@ -122,7 +122,7 @@ describe("OtelPipelineMetrics", () => {
   });
 
   it("docs/otel.md lists exactly these metrics, kinds, units, labels and Prometheus names", () => {
-    const md = readFileSync(new URL("../../../docs/otel.md", import.meta.url), "utf8");
+    const md = readFileSync(new URL("../../../../docs/otel.md", import.meta.url), "utf8");
     const rows = new Map<string, string[]>();
     for (const line of md.split("\n")) {
       if (!line.startsWith("| `reagent_stream.")) continue;

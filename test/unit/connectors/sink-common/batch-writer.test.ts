@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Batch } from "../../../connectors/sink-common/batch-writer.js";
-import { BatchWriter } from "../../../connectors/sink-common/batch-writer.js";
-import { backoffMs } from "../../../src/retry.js";
-import { SinkError } from "../../../src/errors.js";
+import type { Batch } from "../../../../connectors/sink-common/batch-writer.js";
+import { BatchWriter } from "../../../../connectors/sink-common/batch-writer.js";
+import { backoffMs } from "../../../../src/retry.js";
+import { SinkError } from "../../../../src/errors.js";
 
 interface Item {
   id: string;

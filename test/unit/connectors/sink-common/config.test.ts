@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { ClickHouseSink } from "../../../connectors/clickhouse/sink.js";
-import { classifyClickHouseError } from "../../../connectors/clickhouse/errors.js";
-import { defaultDuckDbThreads } from "../../../connectors/duckdb/config.js";
-import { DuckDbSink, classifyDuckDbError } from "../../../connectors/duckdb/sink.js";
-import { clickhouseSinkConfigSchema } from "../../../connectors/clickhouse/config.js";
-import { duckdbSinkConfigSchema } from "../../../connectors/duckdb/config.js";
-import { createStore, storeConfigSchema } from "../../../src/app/components.js";
-import { silentLogger } from "../../../src/pipeline/logger.js";
-import { noopMetrics } from "../../../src/pipeline/contracts.js";
+import { ClickHouseSink } from "../../../../connectors/clickhouse/sink.js";
+import { classifyClickHouseError } from "../../../../connectors/clickhouse/errors.js";
+import { defaultDuckDbThreads } from "../../../../connectors/duckdb/config.js";
+import { DuckDbSink, classifyDuckDbError } from "../../../../connectors/duckdb/sink.js";
+import { clickhouseSinkConfigSchema } from "../../../../connectors/clickhouse/config.js";
+import { duckdbSinkConfigSchema } from "../../../../connectors/duckdb/config.js";
+import { createStore, storeConfigSchema } from "../../../../src/app/components.js";
+import { silentLogger } from "../../../../src/pipeline/logger.js";
+import { noopMetrics } from "../../../../src/pipeline/contracts.js";
 
 const createSink = (cfg: Parameters<typeof createStore>[0]) => createStore(cfg, { logger: silentLogger, metrics: noopMetrics });
-import { coverageRow } from "../../../connectors/sink-common/audit-sink.js";
+import { coverageRow } from "../../../../connectors/sink-common/audit-sink.js";
 import { ClickHouseError } from "@clickhouse/client";
-import { ConfigError } from "../../../src/errors.js";
+import { ConfigError } from "../../../../src/errors.js";
 
 describe("sink config schemas", () => {
   it("fill ClickHouse defaults", () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { toRows, normalizeTime } from "../../../connectors/sink-common/rows.js";
-import type { RowOptions } from "../../../connectors/sink-common/rows.js";
-import { ATTRIBUTIONS, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, columnNames } from "../../../connectors/sink-common/tables.js";
-import { SinkError } from "../../../src/errors.js";
-import { buildResult, makeResults } from "../../conformance/attribution-fixtures.js";
+import { toRows, normalizeTime } from "../../../../connectors/sink-common/rows.js";
+import type { RowOptions } from "../../../../connectors/sink-common/rows.js";
+import { ATTRIBUTIONS, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, columnNames } from "../../../../connectors/sink-common/tables.js";
+import { SinkError } from "../../../../src/errors.js";
+import { buildResult, makeResults } from "../../../conformance/attribution-fixtures.js";
 
 const full: RowOptions = { storeText: "full", maxMatrixCells: 1_000_000, timePrecision: "ms" };
 

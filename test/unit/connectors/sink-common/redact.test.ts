@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findSensitive, kindsIn, maskRanges, redactText } from "../../../connectors/sink-common/redact.js";
+import { findSensitive, kindsIn, maskRanges, redactText } from "../../../../connectors/sink-common/redact.js";
 
 describe("redaction rules", () => {
   it("masks e-mail addresses, keeping the length", () => {

@@ -5,8 +5,8 @@
  * Every prompt token's text is a distinctive word (`secretword<i>`), so leak checks can search
  * for them.
  */
-import { attributionResultSchema, emptyRecordContext, type AttributionResult, type RecordContext } from "../../../schemas/attribution-result.js";
-import { resolveEngineConfig } from "../../../src/attribution/config.js";
+import { attributionResultSchema, emptyRecordContext, type AttributionResult, type RecordContext } from "../../../../schemas/attribution-result.js";
+import { resolveEngineConfig } from "../../../../src/attribution/config.js";
 
 export interface SyntheticOptions {
   readonly promptTokens: number;

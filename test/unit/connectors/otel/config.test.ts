@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { msToHrTime } from "../../../connectors/otel/attribution-exporter.js";
-import { parseOtelConfig, resolveOtelSettings } from "../../../connectors/otel/config.js";
-import { normalizeId, planParent } from "../../../connectors/otel/trace-context.js";
-import { emptyRecordContext } from "../../../schemas/attribution-result.js";
-import { ConfigError } from "../../../src/errors.js";
+import { msToHrTime } from "../../../../connectors/otel/attribution-exporter.js";
+import { parseOtelConfig, resolveOtelSettings } from "../../../../connectors/otel/config.js";
+import { normalizeId, planParent } from "../../../../connectors/otel/trace-context.js";
+import { emptyRecordContext } from "../../../../schemas/attribution-result.js";
+import { ConfigError } from "../../../../src/errors.js";
 
 describe("otel config", () => {
   it("exports nothing by default", () => {

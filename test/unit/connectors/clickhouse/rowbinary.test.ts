@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ByteWriter, columnEncoder, rowBinaryEncoder } from "../../../connectors/clickhouse/rowbinary.js";
-import type { ColumnSpec } from "../../../connectors/sink-common/tables.js";
-import { ATTRIBUTION_COVERAGE } from "../../../connectors/sink-common/tables.js";
+import { ByteWriter, columnEncoder, rowBinaryEncoder } from "../../../../connectors/clickhouse/rowbinary.js";
+import type { ColumnSpec } from "../../../../connectors/sink-common/tables.js";
+import { ATTRIBUTION_COVERAGE } from "../../../../connectors/sink-common/tables.js";
 
 const bytes = (f: (w: ByteWriter) => void): number[] => {
   const w = new ByteWriter(4);
