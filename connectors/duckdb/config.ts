@@ -4,6 +4,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { commonSinkFields } from "../sink-common/config.js";
+import { fsPath } from "../../src/config-paths.js";
 
 const SIZE = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
@@ -20,6 +21,7 @@ export const duckdbSinkConfigSchema = z
     path: z
       .string()
       .min(1)
+      .meta(fsPath("output"))
       .default(DEFAULT_DUCKDB_PATH)
       .describe("Database file (created if missing); ':memory:' for a throw-away store. One process at a time may open a file for writing"),
     read_only: z.boolean().default(false).describe("Open the file read-only (queries only; fails while a writer holds it)"),

@@ -11,6 +11,8 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { DuckDBInstance, DuckDBTypeId } from "@duckdb/node-api";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { setImmediate as yieldNow } from "node:timers/promises";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { DUCKDB_MIGRATIONS, dq, duckColumnType, migrationChecksum, migrationsTableDdl } from "./migrations.js";
@@ -136,6 +138,8 @@ export class DuckDbSink implements AuditSink {
     if (this.config.memory_limit !== undefined) options.memory_limit = this.config.memory_limit;
     options.checkpoint_threshold = this.config.checkpoint_threshold;
     try {
+      // A new store's directory is created, like the JSONL sink's (read-only opens need the file).
+      if (!this.config.read_only && this.config.path !== ":memory:") mkdirSync(dirname(this.config.path), { recursive: true });
       this.instance = await DuckDBInstance.create(this.config.path, options);
       this.writeConn = await this.instance.connect();
       this.readConn = await this.instance.connect();

@@ -12,11 +12,12 @@ import type { DeadLetter, DeadLetterSink } from "../../src/pipeline/contracts.js
 import { deadLetterJson } from "../../src/pipeline/dead-letter.js";
 import { applyPayloadPolicy, deadLetterPayloadSchema, type DeadLetterPayload } from "../dead-letter/payload.js";
 import { JsonlAppender } from "./jsonl-writer.js";
+import { fsPath } from "../../src/config-paths.js";
 
 export const jsonlDeadLetterConfigSchema = z
   .object({
     type: z.literal("jsonl"),
-    path: z.string().min(1).describe("File the dead letters are appended to (created with its directory)"),
+    path: z.string().min(1).meta(fsPath("output")).describe("File the dead letters are appended to (created with its directory)"),
     fsync: z.boolean().default(true).describe("fsync each batch before acknowledging it"),
     payload: deadLetterPayloadSchema,
   })

@@ -14,11 +14,12 @@ import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { SinkError, errorMessage } from "../../src/errors.js";
 import type { PipelineMetrics, Sink } from "../../src/pipeline/contracts.js";
 import { JsonlAppender } from "./jsonl-writer.js";
+import { fsPath } from "../../src/config-paths.js";
 
 export const jsonlSinkConfigSchema = z
   .object({
     type: z.literal("jsonl"),
-    path: z.string().min(1).describe("File the results are appended to (created with its directory); one JSON object per line"),
+    path: z.string().min(1).meta(fsPath("output")).describe("File the results are appended to (created with its directory); one JSON object per line"),
     fsync: z.boolean().default(true).describe("fsync each batch before acknowledging it (durable across a machine crash)"),
     flush_interval_ms: z.number().int().min(0).default(50).describe("Longest a result waits for its batch to be written"),
     dedupe: z.boolean().default(true).describe("Skip results whose attribution_id is already in the file (ids are read at start)"),

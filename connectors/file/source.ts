@@ -11,6 +11,7 @@ import { z } from "zod";
 import { ConfigError } from "../../src/errors.js";
 import { LineSource, type LineInput } from "./line-source.js";
 import type { ProgressStream } from "./progress.js";
+import { fsPath } from "../../src/config-paths.js";
 
 export const progressModeSchema = z.enum(["auto", "on", "off"]).default("auto").describe("Progress bar on stderr: auto draws it only when stderr is a terminal");
 
@@ -19,10 +20,12 @@ export const fileSourceConfigSchema = z
     type: z.literal("file"),
     path: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .meta(fsPath("input-file"))
       .describe("A JSONL file (one logged record per line), or a list read one after another; each file is one partition"),
     checkpoint: z
       .string()
       .min(1)
+      .meta(fsPath("output"))
       .optional()
       .describe("File that stores the committed position; a restart resumes after the last committed line. Unset: every run reads from the start"),
     progress: progressModeSchema,

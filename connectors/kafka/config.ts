@@ -7,14 +7,15 @@
 import { z } from "zod";
 import { retrySchema } from "../../src/retry.js";
 import { deadLetterPayloadSchema } from "../dead-letter/payload.js";
+import { fsPath } from "../../src/config-paths.js";
 
 export const kafkaSslSchema = z.union([
   z.boolean().describe("true: TLS with the system's trusted CAs"),
   z
     .object({
-      ca_file: z.string().min(1).optional().describe("PEM file of the CA(s) that signed the brokers' certificates"),
-      cert_file: z.string().min(1).optional().describe("Client certificate (PEM) for mutual TLS"),
-      key_file: z.string().min(1).optional().describe("Client private key (PEM) for mutual TLS"),
+      ca_file: z.string().min(1).meta(fsPath("input-file")).optional().describe("PEM file of the CA(s) that signed the brokers' certificates"),
+      cert_file: z.string().min(1).meta(fsPath("input-file")).optional().describe("Client certificate (PEM) for mutual TLS"),
+      key_file: z.string().min(1).meta(fsPath("input-file")).optional().describe("Client private key (PEM) for mutual TLS"),
       key_passphrase: z.string().optional(),
       servername: z.string().min(1).optional().describe("TLS server name (SNI) when it differs from the broker host"),
       reject_unauthorized: z.boolean().default(true).describe("Verify the brokers' certificates (turn off only for local tests)"),

@@ -12,7 +12,7 @@
  */
 import { redactUrl } from "../redact.js";
 import { readFileSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { deprecationsOf } from "../config-aliases.js";
 import { attributionResultJsonSchema } from "../../schemas/attribution-result.js";
@@ -28,6 +28,7 @@ import type { Component } from "../pipeline/components.js";
 import { mappingConfigSchema } from "../pipeline/mapping/mapper.js";
 import { samplingConfigSchema } from "../pipeline/sampling/config.js";
 import { segmentRuleSchema } from "../text/segments.js";
+import { fsPath, missingInputs, resolveConfigPaths } from "../config-paths.js";
 
 export const sourceConfigSchema = unionOf(SOURCES);
 export const sinkConfigSchema = unionOf(SINKS);
@@ -37,12 +38,12 @@ export const engineSectionSchema = engineSettingsFrom(
   engineSettingsObject.extend({
     segments: z.array(segmentRuleSchema).default([]).describe("Named prompt segments (marker pairs or regular expressions) whose importance share is reported"),
     max_spans: z.number().int().min(1).max(64).default(5).describe("Top prompt spans kept per result"),
-    mlm_model: z.string().min(1).optional().describe("Masked LM directory for sampler mlm (default: the bundled models/tiny-mlm)"),
+    mlm_model: z.string().min(1).meta(fsPath("input-dir")).optional().describe("Masked LM directory for sampler mlm (default: the bundled models/tiny-mlm)"),
     use_logged_token_ids: z
       .boolean()
       .default(false)
       .describe("Attribute the completion token ids from the log instead of re-tokenising its text (only when the log came from the same tokenizer)"),
-    cache_dir: z.string().min(1).optional().describe("Where the POS table is cached (default .cache/reagent-stream or REAGENT_CACHE_DIR)"),
+    cache_dir: z.string().min(1).meta(fsPath("output")).optional().describe("Where the POS table is cached (default .cache/reagent-stream or REAGENT_CACHE_DIR)"),
   }),
 ).describe("Attribution engine settings (src/attribution/config.ts) plus how records are prepared for it");
 
@@ -91,9 +92,17 @@ export type WorkerConfig = z.output<typeof workerConfigSchema>;
 export const DEFAULT_DEAD_LETTERS = { type: "jsonl", path: "dead-letters.jsonl", fsync: true } as const;
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 
-/** Loads and validates a worker config file; throws ConfigError naming the field. */
+/**
+ * Loads and validates a worker config file; throws ConfigError naming the field. Relative paths
+ * in it (model directories, source files, sinks) resolve against the file's own directory.
+ */
 export function loadWorkerConfig(file: string, env: Env = process.env): WorkerConfig {
-  return loadConfigFile(file, workerConfigSchema, { env });
+  return resolveConfigPaths(workerConfigSchema, loadConfigFile(file, workerConfigSchema, { env }), dirname(resolve(file)));
+}
+
+/** One line per input file or directory the config names that does not exist (for `config check`). */
+export function missingConfigInputs(cfg: WorkerConfig): string[] {
+  return missingInputs(workerConfigSchema, cfg);
 }
 
 export function parseWorkerConfig(text: string, name = "(text)", env: Env = process.env): WorkerConfig {
@@ -211,6 +220,11 @@ export const CONFIG_DOCS_INTRO = `
 A worker reads one YAML file: \`reagent-stream run --config worker.yaml\`. Check a file without running it with
 \`reagent-stream config check worker.yaml\`; a bad value exits 2 and names the field (\`sinks[0].path\`) and what
 was expected. Every object is strict: an unknown key is an error (with a "did you mean" hint).
+
+Relative paths (source files, checkpoints, model and tokenizer directories, TLS files, sink and dead-letter
+files) resolve against the config file's directory, not the working directory. \`config check\` also reports,
+one line each, every input file or directory the config names that does not exist (exit 2); outputs (sink
+files, checkpoints, dead letters) are created with their parent directories when the worker opens them.
 
 Values may use environment variables: \`\${NAME}\` (an error when unset), \`\${NAME:-default}\` (default when unset
 or empty), \`\${NAME-default}\` (default when unset); \`$\${\` is a literal \`\${\`. A value that is exactly one

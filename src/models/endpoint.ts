@@ -37,6 +37,7 @@ import { LlamaCppPythonProtocol, detectLlamaCppPythonBos, llamaCppPythonFinalErr
 import { findChatTemplate, loadLocalModel } from "./local-model.js";
 import { onnxLmConfigSchema } from "./onnx/onnx-scorer.js";
 import type { Scorer } from "../attribution/scorer.js";
+import { fsPath } from "../config-paths.js";
 
 export { serverKinds, type ServerKind } from "./http/protocol.js";
 
@@ -131,7 +132,7 @@ const breakerSchema = z
 const localScorerSchema = z
   .object({
     type: z.literal("local").describe("An ONNX model directory, scored in process"),
-    path: z.string({ error: "type local needs path (the model directory)" }).min(1).describe("The model directory (model.onnx, config.json, tokenizer.json)"),
+    path: z.string({ error: "type local needs path (the model directory)" }).min(1).meta(fsPath("input-dir")).describe("The model directory (model.onnx, config.json, tokenizer.json)"),
     intra_op_threads: z.number().int().min(1).optional().describe("onnxruntime threads"),
   })
   .strict();
@@ -145,6 +146,7 @@ function endpointFields<T extends ServerKind>(type: T) {
     tokenizer: z
       .string({ error: (i) => (i.input === undefined ? `type ${type} needs tokenizer: a directory with the served model's tokenizer.json` : undefined) })
       .min(1)
+      .meta(fsPath("input-dir"))
       .describe("Directory with the served model's tokenizer.json (offsets need it)"),
     add_bos: z.boolean().optional().describe("Prepend BOS to prompts; default: the tokenizer directory's config (prepend_bos / add_bos_token)"),
     api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe("Environment variable holding the API key (sent as Authorization: Bearer; never logged). Default REAGENT_SCORER_API_KEY when set"),

@@ -5,7 +5,7 @@
  * @see docs/config.md
  */
 import type { Command } from "commander";
-import { configWarnings, describeConfig, loadWorkerConfig, workerConfigJsonSchema, writeGeneratedFiles, type WorkerConfig } from "../../app/config.js";
+import { configWarnings, describeConfig, loadWorkerConfig, missingConfigInputs, workerConfigJsonSchema, writeGeneratedFiles, type WorkerConfig } from "../../app/config.js";
 import { ConfigError } from "../../errors.js";
 import { PACKAGE_ROOT } from "../../package-root.js";
 
@@ -13,7 +13,7 @@ export function registerConfig(program: Command): void {
   const cmd = program.command("config").description("Validate and describe worker config files");
   cmd
     .command("check")
-    .description("Validate a worker config (YAML) without running it; exits 2 naming each bad field")
+    .description("Validate a worker config (YAML) without running it: exits 2 naming each bad field and each input file or directory that does not exist")
     .argument("<file>", "config file")
     .option("--quiet", "print nothing when it is valid")
     .action((file: string, flags: { quiet?: boolean }) => {
@@ -27,6 +27,13 @@ export function registerConfig(program: Command): void {
           return;
         }
         throw err;
+      }
+      const missing = missingConfigInputs(cfg);
+      if (missing.length > 0) {
+        for (const line of missing) process.stderr.write(`reagent-stream: ${file}: ${line}\n`);
+        process.stderr.write(`reagent-stream: ${file}: ${missing.length} missing input${missing.length === 1 ? "" : "s"} (relative paths resolve against the config file's directory)\n`);
+        process.exitCode = 2;
+        return;
       }
       if (!flags.quiet) process.stdout.write(`${file}: valid\n${describeConfig(cfg)}\n`);
       for (const line of configWarnings(cfg)) process.stderr.write(`warning: ${line}\n`);

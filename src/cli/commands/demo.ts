@@ -41,19 +41,10 @@ export function registerDemo(program: Command): void {
 async function runDemo(flags: DemoFlags): Promise<void> {
   const out = resolve(flags.out);
   const env = { ...process.env, DEMO_OUT: out };
-  // The demo config names paths relative to the package root (deploy/samples, models/tiny-lm).
+  // The config's relative paths resolve against its own directory (deploy/config/).
   const cwd = process.cwd();
-  process.chdir(ROOT);
-  let cfg;
-  try {
-    cfg = loadWorkerConfig(resolve(cwd, flags.config), env);
-  } finally {
-    process.chdir(cwd);
-  }
-  const rooted = <T extends { path: string }>(x: T): T => ({ ...x, path: resolve(ROOT, x.path) });
-  const source = cfg.source.type === "file" ? { ...cfg.source, path: typeof cfg.source.path === "string" ? resolve(ROOT, cfg.source.path) : cfg.source.path.map((p) => resolve(ROOT, p)), progress: "off" as const } : cfg.source;
-  const scorer = cfg.scorer?.type === "local" ? { ...cfg.scorer, path: resolve(ROOT, cfg.scorer.path) } : cfg.scorer;
-  const config = { ...cfg, source, ...(scorer ? { scorer } : {}), sinks: cfg.sinks.map((s) => (s.type === "clickhouse" ? s : rooted(s))) };
+  const config = loadWorkerConfig(resolve(flags.config), env);
+  if (config.source.type === "file") config.source.progress = "off";
   if (!flags.keep) {
     for (const s of config.sinks) {
       if (s.type === "clickhouse") continue;
