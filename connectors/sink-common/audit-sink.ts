@@ -28,7 +28,8 @@ export interface AppliedMigration {
 }
 
 export interface MigrationReport {
-  readonly store: "clickhouse" | "duckdb";
+  /** The store's `type` (clickhouse, duckdb). */
+  readonly store: string;
   /** The server (or library) version the DDL was generated for. */
   readonly serverVersion: string;
   readonly applied: readonly AppliedMigration[];
@@ -37,7 +38,8 @@ export interface MigrationReport {
 }
 
 export interface AuditSink extends Sink {
-  readonly name: "clickhouse" | "duckdb";
+  /** The store's `type`: a new store needs no edit here. */
+  readonly name: string;
   /** How rows are stored (text mode, matrix cap, timestamp precision); known after start(). */
   readonly rowOptions: RowOptions;
   /** Applies pending migrations (idempotent). start() calls it unless `migrate: false`. */

@@ -1,7 +1,8 @@
 /**
  * A results store (ClickHouse, DuckDB) as a component: a sink that `migrate` and `query` can
  * also open. Besides the sink's schema, docs and constructor it names the flags those commands
- * offer for its settings; their help text and defaults come from the schema.
+ * offer for its settings; their help text and defaults come from the schema. Its schema spreads
+ * `commonSinkFields` (sink-common/config.ts): `migrate` and `query` set `migrate` on it.
  */
 import type { z } from "zod";
 import type { SinkComponent } from "../../src/pipeline/components.js";

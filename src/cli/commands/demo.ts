@@ -47,7 +47,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   if (config.source.type === "file") config.source.progress = "off";
   if (!flags.keep) {
     for (const s of config.sinks) {
-      if (s.type === "clickhouse") continue;
+      if (!("path" in s)) continue;
       for (const f of [s.path, `${s.path}.wal`]) if (f.startsWith(out) && existsSync(f)) rmSync(f);
     }
     if (config.dead_letter?.type === "jsonl" && config.dead_letter.path.startsWith(out) && existsSync(config.dead_letter.path)) rmSync(config.dead_letter.path);
@@ -77,7 +77,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   }
   process.stdout.write(`${renderLegend({ color })}\n\n`);
   process.stdout.write(`${formatSummary(summary).replace(/^reagent-stream: /, "pipeline: ")}\n`);
-  const stores = config.sinks.map((s) => (s.type === "clickhouse" ? `ClickHouse ${s.url}/${s.database}` : `${s.type === "duckdb" ? "DuckDB" : "JSONL"} ${s.path.replace(`${cwd}/`, "")}`));
+  const label = (s: { readonly type: string }): string => ({ duckdb: "DuckDB", jsonl: "JSONL" })[s.type] ?? s.type;
+  const stores = config.sinks.map((s) => (s.type === "clickhouse" ? `ClickHouse ${s.url}/${s.database}` : "path" in s ? `${label(s)} ${s.path.replace(`${cwd}/`, "")}` : label(s)));
   process.stdout.write(`stored in: ${stores.join(", ")}${config.dead_letter?.type === "jsonl" ? `; dead letters: ${config.dead_letter.path.replace(`${cwd}/`, "")}` : ""}\n`);
   process.stdout.write(`the same run as a worker: reagent-stream run --config ${flags.config === DEMO_CONFIG ? "deploy/config/demo.yaml" : flags.config}\n`);
 }
