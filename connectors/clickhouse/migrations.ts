@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ColumnSpec, TableSpec } from "../sink-common/tables.js";
-import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../sink-common/tables.js";
+import { ATTRIBUTIONS, ATTRIBUTIONS_ADDED_COLUMNS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames, withoutAddedColumns } from "../sink-common/tables.js";
 import type { ClickHouseFeatures } from "./features.js";
 
 export interface ClickHouseDdlContext {
@@ -28,6 +28,8 @@ export interface ClickHouseDdlContext {
   readonly dedupWindow: number;
   /** Sort keys of the tables that exist now (physical name -> system.tables.sorting_key), read before migrating. */
   readonly existingSortKeys?: ReadonlyMap<string, string>;
+  /** Columns of the tables that exist now (physical name -> column names), read before each migration; absent: not read. */
+  readonly existingColumns?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export interface ClickHouseMigration {
@@ -143,6 +145,11 @@ export const CLICKHOUSE_MIGRATIONS: readonly ClickHouseMigration[] = [
     name: "one row per attribution_id: tenant in the id, sort key without day, partitions that never split an id",
     statements: (ctx) => [...rebuildForIdDedup(ATTRIBUTION_SPANS, ctx), ...rebuildForIdDedup(ATTRIBUTION_SEGMENTS, ctx), ...rebuildForIdDedup(ATTRIBUTIONS, ctx)],
   },
+  {
+    version: 4,
+    name: "attributions.unit_level and attributions.stopping_rule",
+    statements: (ctx) => addColumns(ATTRIBUTIONS, ATTRIBUTIONS_ADDED_COLUMNS, ctx),
+  },
 ];
 
 /**
@@ -160,8 +167,11 @@ const NEW_ID = "if(tenant_id = '' OR isNull(record_id), attribution_id, lower(su
  * (migration 1 then creates it new). Interrupted, it is simply run again: the copy is a
  * ReplacingMergeTree on the id, so rows copied twice count once.
  */
-function rebuildForIdDedup(spec: TableSpec, ctx: ClickHouseDdlContext): string[] {
-  const name = tableNames(ctx.prefix)[spec.name];
+function rebuildForIdDedup(table: TableSpec, ctx: ClickHouseDdlContext): string[] {
+  const name = tableNames(ctx.prefix)[table.name];
+  // Columns added by later migrations are copied only when the old table has them (else the later migration adds them).
+  const have = ctx.existingColumns?.get(name);
+  const spec = table.name === "attributions" && have !== undefined ? withoutAddedColumns(table, have) : table;
   const current = ctx.existingSortKeys?.get(name);
   if (current === undefined || current.replace(/[`\s]/g, "") === spec.sortKey.join(",")) return [];
   const db = q(ctx.database);
@@ -177,6 +187,23 @@ function rebuildForIdDedup(spec: TableSpec, ctx: ClickHouseDdlContext): string[]
     `INSERT INTO ${db}.${q(copy)} SELECT ${cols.join(", ")} FROM ${from}`,
     `RENAME TABLE ${db}.${q(name)} TO ${db}.${q(`${name}__pre_v3`)}, ${db}.${q(copy)} TO ${db}.${q(name)}`,
   ];
+}
+
+/**
+ * `ALTER TABLE … ADD COLUMN` for the columns a table created before them lacks (18.16 has no
+ * `ADD COLUMN IF NOT EXISTS`, so what exists is read first). A table created by migration 1 in
+ * this run has every column already: nothing to add.
+ */
+function addColumns(spec: TableSpec, added: readonly { name: string; fill: string }[], ctx: ClickHouseDdlContext): string[] {
+  const name = tableNames(ctx.prefix)[spec.name];
+  const have = ctx.existingColumns?.get(name);
+  if (have === undefined) return [];
+  return added
+    .filter((a) => !have.has(a.name))
+    .map((a) => {
+      const col = spec.columns.find((c) => c.name === a.name) as ColumnSpec;
+      return `ALTER TABLE ${q(ctx.database)}.${q(name)} ADD COLUMN ${q(col.name)} ${columnType(col, ctx.features)} DEFAULT '${a.fill.replace(/'/g, "\\'")}'`;
+    });
 }
 
 /** A checksum of a migration's statements as generated for this server (recorded, never enforced across servers). */

@@ -203,14 +203,21 @@ export class ClickHouseSink implements AuditSink {
       clickhouse_settings: READ_SETTINGS,
     });
     const done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
-    // Migrations that rebuild a table need to know the layout it has now.
-    const keys = await this.ch.query({
-      // A literal, not a query parameter: 18.16 has none. The name is a checked identifier.
-      query: `SELECT name, sorting_key FROM system.tables WHERE database = '${this.config.database.replace(/[\\']/g, "")}'`,
-      format: "JSONEachRow",
-    });
-    const existingSortKeys = new Map((await keys.json<{ name: string; sorting_key: string }>()).map((r) => [r.name, r.sorting_key]));
-    const migrationCtx = { ...ctx, existingSortKeys };
+    // Migrations that rebuild a table or add columns need the layout it has when they run.
+    const layout = async (): Promise<Pick<ClickHouseDdlContext, "existingSortKeys" | "existingColumns">> => {
+      // Literals, not query parameters: 18.16 has none. The name is a checked identifier.
+      const db = this.config.database.replace(/[\\']/g, "");
+      const keys = await this.ch.query({ query: `SELECT name, sorting_key FROM system.tables WHERE database = '${db}'`, format: "JSONEachRow" });
+      const existingSortKeys = new Map((await keys.json<{ name: string; sorting_key: string }>()).map((r) => [r.name, r.sorting_key]));
+      const cols = await this.ch.query({ query: `SELECT table, name FROM system.columns WHERE database = '${db}'`, format: "JSONEachRow" });
+      const existingColumns = new Map<string, Set<string>>();
+      for (const r of await cols.json<{ table: string; name: string }>()) {
+        const set = existingColumns.get(r.table) ?? new Set<string>();
+        set.add(r.name);
+        existingColumns.set(r.table, set);
+      }
+      return { existingSortKeys, existingColumns };
+    };
     const applied: AppliedMigration[] = [];
     const already: number[] = [];
     for (const m of CLICKHOUSE_MIGRATIONS) {
@@ -218,7 +225,7 @@ export class ClickHouseSink implements AuditSink {
         already.push(m.version);
         continue;
       }
-      const statements = m.statements(migrationCtx);
+      const statements = m.statements({ ...ctx, ...(await layout()) });
       for (const [i, s] of statements.entries()) await run(`applying migration ${m.version} (${m.name}), statement ${i + 1}`, s);
       const checksum = migrationChecksum(statements);
       await this.ch.insert({

@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ColumnSpec, TableSpec } from "../sink-common/tables.js";
-import { ATTRIBUTIONS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames } from "../sink-common/tables.js";
+import { ATTRIBUTIONS, ATTRIBUTIONS_ADDED_COLUMNS, ATTRIBUTION_COVERAGE, ATTRIBUTION_SEGMENTS, ATTRIBUTION_SPANS, tableNames, withoutAddedColumns } from "../sink-common/tables.js";
 
 export interface DuckDbDdlContext {
   readonly prefix: string;
@@ -97,6 +97,16 @@ export const DUCKDB_MIGRATIONS: readonly DuckDbMigration[] = [
     name: "attribution ids include the tenant (one record id in two tenants is two attributions)",
     statements: (ctx) => tenantIds(ctx),
   },
+  {
+    version: 5,
+    name: "attributions.unit_level and attributions.stopping_rule",
+    // Tables created by migration 1 already have them: IF NOT EXISTS skips those.
+    statements: (ctx) =>
+      ATTRIBUTIONS_ADDED_COLUMNS.map((a) => {
+        const col = ATTRIBUTIONS.columns.find((c) => c.name === a.name) as ColumnSpec;
+        return `ALTER TABLE ${dq(tableNames(ctx.prefix).attributions)} ADD COLUMN IF NOT EXISTS ${dq(col.name)} ${duckColumnType(col)} DEFAULT '${a.fill.replace(/'/g, "''")}'`;
+      }),
+  },
 ];
 
 /** The attribution id of a stored row under the current rule (src/attribution/engine.ts). */
@@ -113,11 +123,13 @@ function tenantIds(ctx: DuckDbDdlContext): string[] {
   const side = (name: string): string =>
     `UPDATE ${dq(name)} SET attribution_id = m.new_id FROM (${map}) AS m WHERE ${dq(name)}.attribution_id = m.old_id AND ${dq(name)}.tenant_id = m.old_tenant`;
   const tmp = `${t.attributions}__v4`;
-  const cols = ATTRIBUTIONS.columns.map((c) => (c.name === "attribution_id" ? NEW_ID : dq(c.name)));
+  // The layout as of this migration: columns added by later ones are added by them.
+  const layout = withoutAddedColumns(ATTRIBUTIONS);
+  const cols = layout.columns.map((c) => (c.name === "attribution_id" ? NEW_ID : dq(c.name)));
   return [
     side(t.attribution_spans),
     side(t.attribution_segments),
-    createTableDdl(ATTRIBUTIONS, ctx, { name: tmp }),
+    createTableDdl(layout, ctx, { name: tmp }),
     `INSERT INTO ${dq(tmp)} SELECT ${cols.join(", ")} FROM ${dq(t.attributions)}`,
     `DROP TABLE ${dq(t.attributions)}`,
     `ALTER TABLE ${dq(tmp)} RENAME TO ${dq(t.attributions)}`,

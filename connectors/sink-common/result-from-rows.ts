@@ -4,7 +4,7 @@
  * word scores, per-target probe counts, and (under `store_text: none`) the text; per-target
  * rows are there as far as `max_matrix_cells` kept them.
  */
-import type { AttributionResult } from "../../schemas/attribution-result.js";
+import { unitLevels, type AttributionResult, type UnitLevel } from "../../schemas/attribution-result.js";
 import type { StoredRows } from "./rows.js";
 
 const orNull = (s: string | null): string | null => (s === null || s === "" ? null : s);
@@ -81,7 +81,7 @@ export function resultFromRows(rows: StoredRows): AttributionResult {
     words: [],
     segments: rows.segments.map((g) => ({ name: g.name, kind: g.kind as AttributionResult["segments"][number]["kind"], message_index: g.message_index, share: g.share, tokens: g.tokens })),
     // The stores keep the unit level, not the per-unit list (spans and segment shares cover it).
-    unit_level: "token",
+    unit_level: (unitLevels as readonly string[]).includes(a.unit_level) ? (a.unit_level as UnitLevel) : "token",
     units: [],
     spans: rows.spans.map((s) => ({
       rank: s.rank,

@@ -104,6 +104,8 @@ export interface AttributionRow {
   faithfulness_names: string[];
   faithfulness_values: number[];
   warnings: string[];
+  unit_level: string;
+  stopping_rule: string;
 }
 
 /** One row of `attribution_spans`: a top span with the context most audits filter on. */
@@ -345,6 +347,8 @@ export function toRows(result: AttributionResult, opts: RowOptions): StoredRows 
     faithfulness_names: faithNames,
     faithfulness_values: faithNames.map((n) => (faith as Record<string, number>)[n] as number),
     warnings: [...result.warnings],
+    unit_level: result.unit_level,
+    stopping_rule: result.method === "reagent" ? stoppingRuleOf(result.config) : "",
   };
 
   // Explicit literals (no spreads): one object shape per table, which keeps this loop cheap.
@@ -412,4 +416,12 @@ export function assemble(ids: readonly string[], attributions: AttributionRow[],
     if (r !== undefined) out.push(r);
   }
   return out;
+}
+
+/** The stopping rule a result's engine settings name (`config.stopping.type`), or '' when they name none. */
+function stoppingRuleOf(config: Readonly<Record<string, unknown>>): string {
+  const s = config.stopping;
+  if (typeof s === "string") return s;
+  if (s !== null && typeof s === "object" && typeof (s as { type?: unknown }).type === "string") return (s as { type: string }).type;
+  return "";
 }

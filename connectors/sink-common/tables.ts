@@ -153,8 +153,28 @@ export const ATTRIBUTIONS = table({
     c("faithfulness_names", "string", "Faithfulness metric names, sorted", { array: 1 }),
     c("faithfulness_values", "f64", "Faithfulness metric values, in the order of faithfulness_names", { array: 1 }),
     c("warnings", "string", "Engine warnings", { array: 1 }),
+    // Added by migration 4 (ClickHouse) / 5 (DuckDB): appended, so tables created before them match.
+    c("unit_level", "string", "What one attribution feature was: token (as published), or a sentence, paragraph, message or segment replaced as a whole", {
+      lowCardinality: true,
+    }),
+    c("stopping_rule", "string", "ReAGent stopping rule that ran (probe, ensemble, restore); '' for other methods", { lowCardinality: true }),
   ],
 });
+
+/** Columns added to `attributions` after its first release, with the value old rows get. */
+export const ATTRIBUTIONS_ADDED_COLUMNS: readonly { readonly name: string; readonly fill: string }[] = [
+  { name: "unit_level", fill: "token" },
+  { name: "stopping_rule", fill: "" },
+];
+
+/**
+ * `attributions` without those of ATTRIBUTIONS_ADDED_COLUMNS that `keep` lacks (all of them when
+ * `keep` is not given): the layout an older migration rebuilds to, before the one that adds them.
+ */
+export function withoutAddedColumns(spec: TableSpec, keep: ReadonlySet<string> = new Set()): TableSpec {
+  const added = new Set(ATTRIBUTIONS_ADDED_COLUMNS.map((a) => a.name).filter((n) => !keep.has(n)));
+  return { ...spec, columns: spec.columns.filter((c) => !added.has(c.name)) };
+}
 
 export const ATTRIBUTION_SPANS = table({
   name: "attribution_spans",

@@ -39,9 +39,9 @@ describe("reagent-stream migrate / query", () => {
 
   it("migrates a new DuckDB file, then finds nothing to do", async () => {
     const first = await cli("migrate", "--file", file, "--json");
-    expect(JSON.parse(first.stdout)).toMatchObject({ store: "duckdb", applied: [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }], alreadyApplied: [] });
+    expect(JSON.parse(first.stdout)).toMatchObject({ store: "duckdb", applied: [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }], alreadyApplied: [] });
     const again = await cli("migrate", "--file", file);
-    expect(again.stdout).toContain("already applied: 1, 2, 3, 4");
+    expect(again.stdout).toContain("already applied: 1, 2, 3, 4, 5");
     expect(again.stdout).toContain("nothing to do");
   });
 

@@ -93,6 +93,38 @@ describe("ClickHouse sink on 18.16", () => {
     }
   });
 
+  it("migration 4 adds unit_level and stopping_rule to a store created before it, keeping its rows", async () => {
+    const db = uniqueName("sink_ch_v3");
+    databases.push(db);
+    const results = makeResults(6, 95);
+    const first = newSink(db);
+    await first.start();
+    try {
+      await Promise.all(results.map((r) => first.write(r)));
+      await first.flush();
+    } finally {
+      await first.close();
+    }
+    // Make it the store an older release left: no new columns, migrations 1 to 3 recorded.
+    await admin.command({ query: `ALTER TABLE ${db}.attributions DROP COLUMN unit_level, DROP COLUMN stopping_rule` });
+    await admin.command({ query: `DROP TABLE ${db}.schema_migrations` });
+    await admin.command({ query: `CREATE TABLE ${db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime('UTC'), server_version String, engine_version String) ENGINE = ReplacingMergeTree() ORDER BY (version)` });
+    await admin.command({ query: `INSERT INTO ${db}.schema_migrations VALUES (1, 'old', 'old', now(), 'old', 'old'), (2, 'old', 'old', now(), 'old', 'old'), (3, 'old', 'old', now(), 'old', 'old')` });
+
+    const upgraded = newSink(db);
+    await upgraded.start();
+    try {
+      const cols = await admin.query({ query: `SELECT name FROM system.columns WHERE database = '${db}' AND table = 'attributions' AND name IN ('unit_level', 'stopping_rule') ORDER BY name`, format: "JSONEachRow" });
+      expect(await cols.json()).toEqual([{ name: "stopping_rule" }, { name: "unit_level" }]);
+      const back = await upgraded.readRows(results.map((r) => r.attribution_id));
+      expect(back.map((r) => r.attribution.unit_level)).toEqual(results.map(() => "token"));
+      // Migrating again finds nothing to do.
+      expect((await upgraded.migrate()).applied).toEqual([]);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   it("literal binding round-trips hostile strings through the real server", async () => {
     const hostile = ["it's", "back\\slash", "\\'", "'; DROP DATABASE default; --", "{s:String}", "tab\tnl\ncr\r nul\0 ", "ünï ✓ 🙂 日本", "x\\", "*/ --"];
     for (const s of hostile) {

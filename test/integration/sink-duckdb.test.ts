@@ -92,6 +92,34 @@ describe("DuckDB sink", () => {
     }
   });
 
+  it("migration 5 adds unit_level and stopping_rule to a store created before it, keeping its rows", async () => {
+    const file = newFile();
+    const results = makeResults(6, 97);
+    const first = newSink(file);
+    await first.start();
+    await Promise.all(results.map((r) => first.write(r)));
+    await first.close();
+    // Make it the store an older release left: no new columns, migration 5 not recorded.
+    const inst = await DuckDBInstance.create(file);
+    const c = await inst.connect();
+    await c.run('ALTER TABLE attributions DROP COLUMN unit_level');
+    await c.run('ALTER TABLE attributions DROP COLUMN stopping_rule');
+    await c.run("DELETE FROM schema_migrations WHERE version = 5");
+    c.closeSync();
+    inst.closeSync();
+
+    const sink = newSink(file);
+    await sink.start();
+    try {
+      const back = await sink.readRows(results.map((r) => r.attribution_id));
+      expect(back.map((r) => r.attribution.unit_level)).toEqual(results.map(() => "token"));
+      expect(back.map((r) => r.attribution.stopping_rule)).toEqual(results.map(() => ""));
+      await Promise.all(makeResults(2, 98).map((r) => sink.write(r)));
+    } finally {
+      await sink.close();
+    }
+  });
+
   it("runs DuckDB on the configured threads, by default one core less than the machine has", async () => {
     const threadsOf = async (sink: DuckDbSink): Promise<number> => {
       const q = { ...findQuery("coverage"), name: "threads", params: [], sql: { clickhouse: "", duckdb: "SELECT current_setting('threads') AS t" } };

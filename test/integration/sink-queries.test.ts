@@ -146,9 +146,17 @@ describe("audit query pack on both stores", () => {
     },
     {
       name: "unconverged_or_unfaithful",
+      params: { metric: "comprehensiveness", min_score: 0.2 },
       expected: () => [
-        { attribution_id: "q02", day: "2024-05-01", model: "m-a", converged: 0, targets_converged: QUERY_DATASET[1]!.convergence.targets_converged, targets_total: QUERY_DATASET[1]!.convergence.targets_total, faithfulness: null },
-        { attribution_id: "q03", day: "2024-05-02", model: "m-b", converged: 1, targets_converged: 2, targets_total: 2, faithfulness: 0.1 },
+        { attribution_id: "q02", day: "2024-05-01", model: "m-a", converged: 0, targets_converged: QUERY_DATASET[1]!.convergence.targets_converged, targets_total: QUERY_DATASET[1]!.convergence.targets_total, faithfulness: null, unit_level: "token", stopping_rule: "ensemble" },
+        { attribution_id: "q03", day: "2024-05-02", model: "m-b", converged: 1, targets_converged: 2, targets_total: 2, faithfulness: 0.1, unit_level: "token", stopping_rule: "ensemble" },
+      ],
+    },
+    {
+      name: "unconverged_or_unfaithful",
+      // Default metric: the engine's comprehensiveness_ln_ratio, which this dataset does not carry.
+      expected: () => [
+        { attribution_id: "q02", day: "2024-05-01", model: "m-a", converged: 0, targets_converged: QUERY_DATASET[1]!.convergence.targets_converged, targets_total: QUERY_DATASET[1]!.convergence.targets_total, faithfulness: null, unit_level: "token", stopping_rule: "ensemble" },
       ],
     },
     {

@@ -85,7 +85,9 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attributions`
     `faithfulness_computed` UInt8 COMMENT '1 when faithfulness metrics were computed (then the arrays below hold them)',
     `faithfulness_names` Array(String) COMMENT 'Faithfulness metric names, sorted',
     `faithfulness_values` Array(Float64) COMMENT 'Faithfulness metric values, in the order of faithfulness_names',
-    `warnings` Array(String) COMMENT 'Engine warnings'
+    `warnings` Array(String) COMMENT 'Engine warnings',
+    `unit_level` String COMMENT 'What one attribution feature was: token (as published), or a sentence, paragraph, message or segment replaced as a whole',
+    `stopping_rule` String COMMENT 'ReAGent stopping rule that ran (probe, ensemble, restore); \'\' for other methods'
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(assumeNotNull(`record_time`))

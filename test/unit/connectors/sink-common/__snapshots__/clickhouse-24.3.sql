@@ -86,6 +86,8 @@ CREATE TABLE IF NOT EXISTS `audit`.`reagent_attributions`
     `faithfulness_names` Array(String) COMMENT 'Faithfulness metric names, sorted',
     `faithfulness_values` Array(Float64) COMMENT 'Faithfulness metric values, in the order of faithfulness_names',
     `warnings` Array(String) COMMENT 'Engine warnings',
+    `unit_level` LowCardinality(String) COMMENT 'What one attribution feature was: token (as published), or a sentence, paragraph, message or segment replaced as a whole',
+    `stopping_rule` LowCardinality(String) COMMENT 'ReAGent stopping rule that ran (probe, ensemble, restore); \'\' for other methods',
     INDEX `idx_attribution_id` `attribution_id` TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX `idx_record_id` `record_id` TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX `idx_trace_id` `trace_id` TYPE bloom_filter(0.001) GRANULARITY 1,

@@ -84,6 +84,8 @@ CREATE TABLE IF NOT EXISTS "attributions"
     "faithfulness_names" VARCHAR[] NOT NULL,
     "faithfulness_values" DOUBLE[] NOT NULL,
     "warnings" VARCHAR[] NOT NULL,
+    "unit_level" VARCHAR NOT NULL,
+    "stopping_rule" VARCHAR NOT NULL,
     PRIMARY KEY ("attribution_id")
 );
 
@@ -286,3 +288,7 @@ INSERT INTO "attributions__v4" SELECT CASE WHEN tenant_id = '' OR record_id IS N
 DROP TABLE "attributions";
 
 ALTER TABLE "attributions__v4" RENAME TO "attributions";
+
+ALTER TABLE "attributions" ADD COLUMN IF NOT EXISTS "unit_level" VARCHAR DEFAULT 'token';
+
+ALTER TABLE "attributions" ADD COLUMN IF NOT EXISTS "stopping_rule" VARCHAR DEFAULT '';
