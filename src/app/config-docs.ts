@@ -91,12 +91,15 @@ function walk(s: Json, prefix: string, rows: Map<string, Row>, seenIn: Map<strin
   const variants = objectVariants(s);
   const tags = variants.map(typeTag);
   const perType = tags.length > 1 && tags.every((t) => t !== undefined);
+  // This union's own fields: only they get its "(which types)" note, once.
+  const own = new Set<string>();
   for (const [i, variant] of variants.entries()) {
     const props = (variant.properties ?? {}) as Record<string, Json>;
     const req = new Set((variant.required as string[] | undefined) ?? []);
     const tag = perType ? (tags[i] as string) : undefined;
     for (const [name, p] of Object.entries(props)) {
       const path = prefix === "" ? name : `${prefix}.${name}`;
+      own.add(path);
       if (tag !== undefined) seenIn.set(path, (seenIn.get(path) ?? new Set()).add(tag));
       const prev = rows.get(path);
       const type = typeOf(p);
@@ -123,7 +126,8 @@ function walk(s: Json, prefix: string, rows: Map<string, Row>, seenIn: Map<strin
     });
     rows.set(typeRow.path, { ...typeRow, description: what.join("; ") });
   }
-  for (const [path, row] of rows) {
+  for (const path of own) {
+    const row = rows.get(path) as Row;
     const inTypes = seenIn.get(path);
     if (inTypes === undefined || path === typeRow?.path || inTypes.size === all.length) continue;
     rows.set(path, { ...row, dflt: row.dflt, description: `(${[...inTypes].join(", ")}) ${row.description}` });
