@@ -3,7 +3,7 @@
  * faults injected, then every number counted (docs/reliability.md has the figures of a full run).
  *
  *   nice -n 10 node --import tsx bench/chaos/run.ts [--scenarios sigkill,bad-input,scale-out,broker,clickhouse,endpoint]
- *       [--records 2000] [--kills 20] [--rate 0.1] [--partitions 4] [--outage-s 20] [--seed 1] [--json FILE]
+ *       [--records 2000] [--kills 20] [--rate 0.1] [--partitions 4] [--outage-s 20] [--seed 1] [--json FILE] [--keep]
  *
  * Non-destructive scenarios use the shared services (REAGENT_SERVICES_DIR, REAGENT_*_PORT: docs/services.md)
  * with their own topics and databases; broker and ClickHouse outages start private servers on free ports.
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     "outage-s": { type: "string", default: "20" },
     seed: { type: "string", default: "1" },
     json: { type: "string" },
+    keep: { type: "boolean", default: false },
   },
 });
 
@@ -70,6 +71,6 @@ for (const name of chosen) {
   }
 }
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ command, size, results }, null, 1));
-if (failed) console.log(`# logs kept in ${dir}`);
+if (failed || values.keep) console.log(`# logs kept in ${dir}`);
 else rmSync(dir, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);

@@ -42,18 +42,19 @@ export function rng(seed: number): () => number {
   };
 }
 
-type Body = (s: Scenario, size: Size, out: { recoveryMs: number[]; notes: string[]; faults: number }) => Promise<void>;
+type Body = (s: Scenario, size: Size, out: { recoveryMs: number[]; notes: string[]; faults: number; storedFrom?: number }) => Promise<void>;
 
 async function runScenario(name: string, services: Services, dir: string, size: Size, extra: Partial<ConstructorParameters<typeof Scenario>[2]>, body: Body): Promise<Result> {
   const t0 = Date.now();
   const s = new Scenario(services, dir, { records: size.records, partitions: size.partitions, rate: size.rate, ...extra });
-  const out = { recoveryMs: [] as number[], notes: [] as string[], faults: 0 };
+  const out: Parameters<Body>[2] = { recoveryMs: [], notes: [], faults: 0 };
   try {
     await s.setup();
     await body(s, size, out);
     await s.allCommitted(600_000);
     const sigtermExitMs = await s.stopAll();
-    const count = await s.count();
+    const count = await s.count(out.storedFrom);
+    if (out.storedFrom !== undefined) out.notes.push(`${count.storedFrom} of ${count.sampledFrom} sampled records produced after the recovery stored`);
     return { scenario: name, faults: out.faults, count, recoveryMs: out.recoveryMs, sigtermExitMs, wallMs: Date.now() - t0, notes: out.notes };
   } finally {
     await s.teardown();
@@ -176,7 +177,7 @@ export async function clickhouseOutage(dir: string, brokers: string[], size: Siz
 
 /**
  * The scoring endpoint (serve-model over HTTP, toy model) is SIGKILLed for outageMs, then served again on
- * the same port. The worker runs endpoint_unavailable.action=dead_letter, so records the sampler skips keep
+ * the same port (recovery: until the first new attribution is stored). The worker runs endpoint_unavailable.action=dead_letter, so records the sampler skips keep
  * committing during the outage (checked: the committed offsets must advance while it is down).
  */
 export function endpointOutage(services: Services, dir: string, size: Size): Promise<Result> {
@@ -204,9 +205,30 @@ export function endpointOutage(services: Services, dir: string, size: Size): Pro
       out.notes.push(`endpoint down ${(z.outageMs / 1000).toFixed(0)} s; ${duringOutage} offsets committed while it was down`);
       if (duringOutage <= 0) throw new Error("nothing was committed while the endpoint was down (skipped records must keep committing)");
       server = await serveModel(dir, port);
-      const before = await s.committed();
-      await s.produce(z.records, z.records + (z.records >> 1));
-      out.recoveryMs.push(await s.progressAfter(before, 300_000));
+      // Recovery: from the endpoint answering again to the first new attribution stored, under a steady stream.
+      const back = Date.now();
+      const rows = await s.storedRows();
+      let producing = true;
+      const stream = (async () => {
+        while (producing) {
+          await s.produce(s.produced, s.produced + 25);
+          await sleep(250);
+        }
+      })();
+      try {
+        await s.until("an attribution is stored after the endpoint is back", 120_000, async () => (await s.storedRows()) > rows);
+        out.recoveryMs.push(Date.now() - back);
+      } finally {
+        producing = false;
+        await stream;
+      }
+      // The rest arrives as a steady stream too (a burst would all land inside one breaker cool-down).
+      out.storedFrom = s.produced;
+      const end = s.produced + (z.records >> 1);
+      while (s.produced < end) {
+        await s.produce(s.produced, Math.min(end, s.produced + 25));
+        await sleep(250);
+      }
     });
   };
   return run().finally(stopServer);
@@ -229,7 +251,7 @@ export function summaryLine(r: Result): string {
     `produced ${c.produced}`,
     `stored ${c.stored}/${c.expectedStored} sampled`,
     `skipped ${c.skipped}`,
-    `dead-lettered ${c.deadLettered} (spilled ${c.spilled}, sampled ${c.sampledDeadLettered})`,
+    `dead-lettered ${c.deadLettered} (${Object.entries(c.deadLetterCodes).map(([k, n]) => `${k} ${n}`).join(", ")}; spilled ${c.spilled}; sampled ${c.sampledDeadLettered})`,
     `lost ${c.lost}`,
     `duplicated ${c.duplicated} (redelivered rows before dedup ${c.redelivered})`,
     `recovery ${rec}`,
