@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { createClient } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from "kafkajs";
 import { RecordMapper } from "../../src/pipeline/mapping/mapper.js";
 import { RecordSampler } from "../../src/pipeline/sampling/sampler.js";
@@ -361,7 +361,8 @@ export class Scenario {
     for (const w of this.alive()) w.proc.kill("SIGKILL");
     await this.producer?.disconnect().catch(() => undefined);
     await this.admin.deleteTopics({ topics: [this.topic, this.dlqTopic], timeout: 30_000 }).catch(() => undefined);
-    const ch = createClient({ url: this.services.clickhouseUrl });
+    // A busy server can take longer than the client's default 30 s to drop a database (it finishes anyway).
+    const ch = createClient({ url: this.services.clickhouseUrl, request_timeout: 180_000, log: { level: ClickHouseLogLevel.OFF } });
     await ch.command({ query: `DROP DATABASE IF EXISTS \`${this.database}\`` }).catch(() => undefined);
     await ch.close();
     await this.admin.disconnect().catch(() => undefined);
