@@ -120,6 +120,8 @@ export function renderResult(r: AttributionResult, opts: RenderOptions): string 
   }
   const shares = renderShares(r);
   if (shares.length > 0) lines.push("", bold("Share by segment:"), ...shares);
+  const units = renderUnits(r);
+  if (units.length > 0) lines.push("", bold(`Top ${r.unit_level}s:`), ...units);
   lines.push("");
   const c = r.convergence;
   lines.push(
@@ -127,6 +129,8 @@ export function renderResult(r: AttributionResult, opts: RenderOptions): string 
       `(${c.probes_converged}/${c.probes_total} probes, ≤${c.steps_max} steps) · ${r.cost.model_calls} model calls, ` +
       `${r.cost.sequences_evaluated} sequences · ${(r.timings.duration_ms / 1000).toFixed(2)} s · seed ${JSON.stringify(r.config.seed)}`,
   );
+  const quality = renderQuality(r);
+  if (quality !== undefined) lines.push(quality);
   for (const w of r.warnings.slice(0, 3)) lines.push(`warning: ${w}`);
   if (r.warnings.length > 3) lines.push(`warning: … and ${r.warnings.length - 3} more`);
   return lines.join("\n");
@@ -149,4 +153,39 @@ export function progressLine(stream: NodeJS.WriteStream): { update(msg: string):
       stream.write("\r\x1b[2K");
     },
   };
+}
+
+/** Unit level (segment-first): the top units by share, with the ones refined to tokens marked. */
+export function renderUnits(r: AttributionResult, top = 5): string[] {
+  if (r.unit_level === "token" || r.units.length === 0) return [];
+  const ranked = [...r.units].sort((a, b) => b.score - a.score).slice(0, top);
+  return ranked.map(
+    (u, i) =>
+      `  ${String(i + 1).padStart(2)}. ${(u.score * 100).toFixed(1).padStart(5)}%  ${JSON.stringify(truncate(r.prompt.text.slice(u.start, u.end), 60))}  (chars ${u.start}-${u.end})${u.refined ? "  refined to tokens" : ""}`,
+  );
+}
+
+/** The stopping rule when not the token-level default, and the per-record faithfulness when computed (docs/attribution.md). */
+export function renderQuality(r: AttributionResult): string | undefined {
+  const parts: string[] = [];
+  const stopping = (r.config as { stopping?: { type?: unknown } }).stopping?.type;
+  if (r.method === "reagent" && typeof stopping === "string" && stopping !== "ensemble") parts.push(`stopping ${stopping}`);
+  const f = r.faithfulness ?? {};
+  const fmt = (v: number): string => `${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
+  for (const [k, label] of [
+    ["comprehensiveness_ln_ratio", "comprehensiveness vs random (ln)"],
+    ["sufficiency_ln_ratio", "sufficiency vs random (ln)"],
+    ["seed_top3_overlap", "seed top-3 overlap"],
+  ] as const) {
+    const v = f[k];
+    if (typeof v === "number") parts.push(`${label} ${k === "seed_top3_overlap" ? v.toFixed(2) : fmt(v)}`);
+  }
+  const cost = f.faithfulness_sequences;
+  if (typeof cost === "number") parts.push(`faithfulness ${cost} sequences`);
+  return parts.length > 0 ? parts.join(" · ") : undefined;
+}
+
+function truncate(s: string, n: number): string {
+  const t = s.replace(/\s+/g, " ").trim();
+  return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 }

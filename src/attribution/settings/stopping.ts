@@ -8,9 +8,9 @@
  * - `restore` (a deviation for real models and long prompts): the check runs only once the
  *   target's top features have been stable for `stable_steps` steps (stability is free: no model
  *   call), keeps max(keep_top_n, keep_fraction · features) features, and passes when the kept
- *   context restores `restore` of the target's own original probability (or keeps it in the
- *   top-k, the published criterion). A target with p_orig = 0.012 can pass; one in the top-k
- *   cannot be required to do better than it did originally.
+ *   context restores `restore` of the log-evidence the prompt adds to the target over no prompt
+ *   (relative to its own p_orig), or keeps it in the top-k (the published criterion). A target
+ *   with p_orig = 0.012 can pass; one in the top-k cannot be required to do better than it did.
  */
 import { z } from "zod";
 import { withTypeShorthand } from "./shorthand.js";
@@ -75,7 +75,9 @@ export const restoreStoppingSchema = z
       .min(0)
       .max(1)
       .default(0.5)
-      .describe("restore: pass when p(target | kept features only) >= restore · p(target | original context); 0 = stop on stability alone (no check sequences)"),
+      .describe(
+        "restore: pass when the kept features alone recover this share of the log-evidence the prompt adds, (ln p_kept − ln p_no_prompt) / (ln p_orig − ln p_no_prompt) (or keep the target in the top-k); 0 = stop on stability alone (no check sequences)",
+      ),
     stable_steps: z.number().int().min(1).default(5).describe("restore: check only after the top kept features were unchanged for this many consecutive steps"),
     min_steps: z.number().int().min(0).default(10).describe("No check before every probe of the target received this many updates"),
     patience: patience(100),

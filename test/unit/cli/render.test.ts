@@ -65,3 +65,28 @@ describe("terminal rendering", () => {
     expect(wordAlign(t, 8, 11)).toEqual({ start: 8, end: 11 });
   });
 });
+
+describe("unit level and faithfulness in the terminal summary", () => {
+  it("lists the top units with the refined ones marked, the restore rule and the ln-ratios", () => {
+    const base = splitWords([0.01, 0.01, 0.5, 0.3, 0.01, 0.17]);
+    const r: AttributionResult = {
+      ...base,
+      unit_level: "sentence",
+      units: [
+        { index: 0, start: 0, end: 9, token_start: 0, token_end: 3, tokens: 3, score: 0.2, refined: false },
+        { index: 1, start: 9, end: 30, token_start: 3, token_end: 6, tokens: 3, score: 0.8, refined: true },
+      ],
+      config: { ...base.config, stopping: { type: "restore" } },
+      faithfulness: { comprehensiveness_ln_ratio: 1.234, sufficiency_ln_ratio: -0.5, faithfulness_sequences: 8 },
+    };
+    const out = renderResult(r, { color: false });
+    expect(out).toContain("Top sentences:");
+    expect(out.split("\n").find((l) => l.includes("80.0%"))).toContain("refined to tokens");
+    expect(out).toContain("stopping restore · comprehensiveness vs random (ln) +1.23 · sufficiency vs random (ln) -0.50 · faithfulness 8 sequences");
+  });
+
+  it("adds nothing for a token-level result without faithfulness", () => {
+    const r = splitWords([0.01, 0.01, 0.5, 0.3, 0.01, 0.17]);
+    expect(renderResult(r, { color: false })).not.toMatch(/Top tokens:|vs random/);
+  });
+});
