@@ -14,7 +14,7 @@ export const fileSource: SourceComponent<typeof fileSourceConfigSchema> = {
   path: [logs/2024-06-01.jsonl, logs/2024-06-02.jsonl]
   checkpoint: .cache/backfill.checkpoint.json`,
   describe: (c) => `file ${typeof c.path === "string" ? c.path : c.path.join(", ")}`,
-  create: (c, deps) => createFileSource(c, deps.progress ? { progressStream: deps.progress } : {}),
+  create: (c, deps) => createFileSource(c, { ...(deps.progress ? { progressStream: deps.progress } : {}), records: deps.records }),
 };
 
 export const jsonlSink: SinkComponent<typeof jsonlSinkConfigSchema> = {

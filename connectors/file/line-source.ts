@@ -9,7 +9,7 @@ import { setImmediate as yieldNow } from "node:timers/promises";
 import { SourceError, errorMessage } from "../../src/errors.js";
 import type { Source, SourceHandler, SourceMessage } from "../../src/pipeline/contracts.js";
 import { CheckpointFile } from "./checkpoint.js";
-import { ProgressBar, type ProgressMode, type ProgressStream } from "./progress.js";
+import { ReplayProgress, type ProgressMode, type ProgressStream, type RecordCounts } from "./progress.js";
 
 export interface LineInput {
   readonly partition: string;
@@ -24,6 +24,10 @@ export interface LineSourceOptions {
   readonly checkpoint?: string;
   readonly progress?: ProgressMode;
   readonly progressStream?: ProgressStream;
+  /** Between progress summary lines when stderr is not a terminal. */
+  readonly progressIntervalMs?: number;
+  /** The pipeline's record counts, for the progress line. */
+  readonly records?: (() => RecordCounts | undefined) | undefined;
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -38,6 +42,7 @@ export class LineSource implements Source {
   /** Per partition: line number -> byte where that line starts (lines read, not yet committed). */
   private readonly starts = new Map<string, Map<bigint, number>>();
   private loopDone: Promise<void> = Promise.resolve();
+  private progress: ReplayProgress | undefined;
 
   /** A seekable input (a file) can be read again; a stream (stdin) cannot. */
   readonly redelivers: boolean;
@@ -79,6 +84,18 @@ export class LineSource implements Source {
 
   private async loop(): Promise<void> {
     const handler = this.handler as SourceHandler;
+    const sizes = this.inputs.map((i) => i.size);
+    const progress = new ReplayProgress(this.inputs.length === 1 ? (this.inputs[0]?.partition ?? this.name) : `${this.inputs.length} files`, {
+      mode: this.opts.progress ?? "auto",
+      ...(this.opts.progressStream ? { stream: this.opts.progressStream } : {}),
+      totalBytes: sizes.every((x) => x !== undefined) ? sizes.reduce<number>((a, x) => a + (x ?? 0), 0) : undefined,
+      counts: this.opts.records,
+      ...(this.opts.progressIntervalMs === undefined ? {} : { intervalMs: this.opts.progressIntervalMs }),
+    });
+    this.progress = progress;
+    progress.start();
+    let bytesBefore = 0;
+    let seen = 0;
     for (const input of this.inputs) {
       if (this.stopped) return;
       const p = input.partition;
@@ -90,8 +107,6 @@ export class LineSource implements Source {
       const starts = new Map<bigint, number>([[line, byte]]);
       this.starts.set(p, starts);
       handler.assigned([p]);
-      const bar = new ProgressBar(p, input.size, this.opts.progress ?? "auto", this.opts.progressStream);
-      let seen = 0;
       const stream = input.open(seek ? byte : 0);
       this.current = stream;
       let rest: Buffer | undefined;
@@ -113,10 +128,8 @@ export class LineSource implements Source {
           this.paused.add(p);
         }
         seen++;
-        if (seen % 1000 === 0) {
-          bar.update(byte, seen);
-          await yieldNow();
-        }
+        progress.read(bytesBefore + byte, seen);
+        if (seen % 1000 === 0) await yieldNow();
         return true;
       };
       try {
@@ -143,9 +156,10 @@ export class LineSource implements Source {
         }
       } finally {
         this.current = undefined;
-        bar.done(byte, seen);
+        bytesBefore += byte;
       }
     }
+    progress.readFinished();
   }
 
   commit(offsets: ReadonlyMap<string, bigint>): Promise<void> {
@@ -173,5 +187,6 @@ export class LineSource implements Source {
     this.wake();
     this.current?.destroy();
     await this.loopDone;
+    this.progress?.finish();
   }
 }

@@ -10,10 +10,14 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "../../src/errors.js";
 import { LineSource, type LineInput } from "./line-source.js";
-import type { ProgressStream } from "./progress.js";
+import type { ProgressStream, RecordCounts } from "./progress.js";
 import { fsPath } from "../../src/config-paths.js";
 
-export const progressModeSchema = z.enum(["auto", "on", "off"]).default("auto").describe("Progress bar on stderr: auto draws it only when stderr is a terminal");
+export const progressModeSchema = z
+  .enum(["auto", "on", "off"])
+  .default("auto")
+  .describe("Progress on stderr (records attributed, ETA): auto draws a bar on a terminal and prints a summary line every progress_interval_ms otherwise");
+export const progressIntervalSchema = z.number().int().min(100).default(10_000).describe("Between progress summary lines when stderr is not a terminal");
 
 export const fileSourceConfigSchema = z
   .object({
@@ -29,13 +33,14 @@ export const fileSourceConfigSchema = z
       .optional()
       .describe("File that stores the committed position; a restart resumes after the last committed line. Unset: every run reads from the start"),
     progress: progressModeSchema,
+    progress_interval_ms: progressIntervalSchema,
   })
   .strict()
   .describe("JSONL files for replays and backfills: one record per line, line numbers as offsets, an optional checkpoint file to resume from.");
 
 export type FileSourceConfig = z.infer<typeof fileSourceConfigSchema>;
 
-export function createFileSource(cfg: FileSourceConfig, opts: { progressStream?: ProgressStream } = {}): LineSource {
+export function createFileSource(cfg: FileSourceConfig, opts: { progressStream?: ProgressStream; records?: (() => RecordCounts | undefined) | undefined } = {}): LineSource {
   const paths = typeof cfg.path === "string" ? [cfg.path] : cfg.path;
   const inputs: LineInput[] = paths.map((path, i) => {
     if (!existsSync(path)) {
@@ -51,6 +56,8 @@ export function createFileSource(cfg: FileSourceConfig, opts: { progressStream?:
   return new LineSource("file", inputs, {
     ...(cfg.checkpoint === undefined ? {} : { checkpoint: cfg.checkpoint }),
     progress: cfg.progress,
+    progressIntervalMs: cfg.progress_interval_ms,
+    records: opts.records,
     ...(opts.progressStream ? { progressStream: opts.progressStream } : {}),
   });
 }

@@ -11,5 +11,5 @@ export const stdinSource: SourceComponent<typeof stdinSourceConfigSchema> = {
   type: stdin
   checkpoint: .cache/stdin.checkpoint.json`,
   describe: () => "stdin",
-  create: (c, deps) => createStdinSource(c, { ...(deps.stdin ? { input: deps.stdin } : {}), ...(deps.progress ? { progressStream: deps.progress } : {}) }),
+  create: (c, deps) => createStdinSource(c, { ...(deps.stdin ? { input: deps.stdin } : {}), ...(deps.progress ? { progressStream: deps.progress } : {}), records: deps.records }),
 };

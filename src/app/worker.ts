@@ -7,7 +7,7 @@
  */
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { destination, pino, type Logger } from "pino";
+import { destination, pino, type DestinationStream, type Logger } from "pino";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { createOtelExporter, type OtelExport } from "../../connectors/otel/index.js";
 import { loadAttributionModel, type LoadedModel } from "../models/endpoint.js";
@@ -39,8 +39,9 @@ export interface Worker {
   run(): Promise<RunSummary>;
 }
 
-export function createLogger(level: WorkerConfig["logging"]["level"]): Logger {
-  return pino({ level, base: { pid: process.pid } }, destination({ dest: 2, sync: true }));
+/** A pino logger on stderr (JSON lines), or on `dest` (the CLI's terminal-aware log output). */
+export function createLogger(level: WorkerConfig["logging"]["level"], dest?: DestinationStream): Logger {
+  return pino({ level, base: { pid: process.pid } }, dest ?? destination({ dest: 2, sync: true }));
 }
 
 function buildSource(cfg: WorkerConfig, deps: SourceDeps): Source {
@@ -89,8 +90,16 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
     attributor = new EngineAttributor(built.engine, { useLoggedTokenIds: use_logged_token_ids });
   }
 
+  // The source is built before the pipeline it reports on: the counts read it once it exists.
+  const pipelineRef: { pipeline?: Pipeline } = {};
+  const records = (): { attributed: number; done: number } | undefined => {
+    if (pipelineRef.pipeline === undefined) return undefined;
+    const s = pipelineRef.pipeline.stats();
+    const dead = Object.values(s.deadLettered).reduce((a, b) => a + b, 0);
+    return { attributed: s.attributed, done: Math.min(s.consumed, s.attributed + s.decisions.skipped + dead) };
+  };
   const pipeline = new Pipeline({
-    source: buildSource(cfg, { logger, metrics, stdin: opts.stdin, progress: opts.progressStream }),
+    source: buildSource(cfg, { logger, metrics, stdin: opts.stdin, progress: opts.progressStream, records }),
     mapper: new RecordMapper(cfg.mapping),
     sampler: new RecordSampler(cfg.sampling),
     attributor,
@@ -102,6 +111,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
     config: cfg.pipeline,
     ...(opts.onResult ? { onResult: opts.onResult } : {}),
   });
+  pipelineRef.pipeline = pipeline;
 
   return {
     config: cfg,

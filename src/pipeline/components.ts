@@ -41,6 +41,8 @@ export interface SourceDeps {
   /** stdin source input (default process.stdin). */
   readonly stdin?: Readable | undefined;
   readonly progress?: ProgressOutput | undefined;
+  /** Records attributed and finished so far (replay progress counts these, not lines read). */
+  readonly records?: (() => { readonly attributed: number; readonly done: number } | undefined) | undefined;
 }
 
 export interface SinkDeps {

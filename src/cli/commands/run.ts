@@ -8,7 +8,8 @@
  */
 import type { Command } from "commander";
 import { loadWorkerConfig } from "../../app/config.js";
-import { buildWorker, compactStats, type Worker } from "../../app/worker.js";
+import { buildWorker, compactStats, createLogger, type Worker } from "../../app/worker.js";
+import { StatusLineStream, logDestination, logFormatFrom } from "../terminal-output.js";
 import type { RunSummary } from "../../pipeline/worker.js";
 
 export function formatSummary(s: RunSummary): string {
@@ -75,9 +76,13 @@ export function registerRun(program: Command): void {
     .description("Run a worker: source -> map -> sample -> attribute -> sinks, until the input ends or SIGTERM/SIGINT")
     .requiredOption("-c, --config <file>", "worker config (YAML); check it with `reagent-stream config check <file>`")
     .option("--summary <format>", "summary on stderr at the end: text, json or none", "text")
-    .action(async (flags: { config: string; summary: string }) => {
+    .option("--log-format <format>", "logs on stderr: json, text, or auto (json unless stderr is a terminal); default REAGENT_LOG_FORMAT, else auto")
+    .action(async (flags: { config: string; summary: string; logFormat?: string }) => {
+      const format = logFormatFrom(flags.logFormat);
       const cfg = loadWorkerConfig(flags.config);
-      const worker = await buildWorker(cfg);
+      // Logs and the progress bar share stderr through one stream, so they never share a line.
+      const term = new StatusLineStream(process.stderr);
+      const worker = await buildWorker(cfg, { logger: createLogger(cfg.logging.level, logDestination(format, term)), progressStream: term });
       const summary = await runWorker(worker);
       if (flags.summary === "json") process.stderr.write(`${JSON.stringify({ ...summary, stats: compactStats(summary.stats) })}\n`);
       else if (flags.summary !== "none") process.stderr.write(`${formatSummary(summary)}\n`);

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
 import { JsonlDeadLetters } from "../../../connectors/file/dead-letters.js";
 import { JsonlSink, jsonlSinkConfigSchema } from "../../../connectors/file/jsonl-sink.js";
-import { ProgressBar } from "../../../connectors/file/progress.js";
+import { ReplayProgress } from "../../../connectors/file/progress.js";
 import { createFileSource, fileSourceConfigSchema } from "../../../connectors/file/source.js";
 import { kafkaClientConfig, brokerList } from "../../../connectors/kafka/client.js";
 import { kafkaSourceConfigSchema } from "../../../connectors/kafka/config.js";
@@ -162,17 +162,40 @@ describe("file and stdin sources", () => {
     expect(() => createFileSource(fileSourceConfigSchema.parse({ type: "file", path: join(dir, "nope.jsonl") }))).toThrow(ConfigError);
   });
 
-  it("draw a progress bar only on a terminal (or when forced)", () => {
+  it("progress counts records finished and attributed, with an ETA, not lines read", () => {
+    let t = 0;
+    let counts = { attributed: 0, done: 0 };
     const writes: string[] = [];
     const tty = { isTTY: true, write: (s: string) => writes.push(s) > 0 };
-    const bar = new ProgressBar("logs.jsonl", 1000, "auto", tty);
-    bar.update(500, 10, true);
-    bar.done(1000, 20);
-    expect(writes.join("")).toMatch(/logs\.jsonl \[#{12}\.{12}\] {2}50% 10 lines/);
+    const p = new ReplayProgress("logs.jsonl", { mode: "auto", stream: tty, totalBytes: 1000, counts: () => counts, now: () => t });
+    // Half the bytes read in 1 s: ~40 records expected; 10 done so far.
+    p.read(500, 20);
+    t = 10_000;
+    counts = { attributed: 4, done: 10 };
+    expect(p.text()).toBe("logs.jsonl [#####...............]  25% attributed 4 records 10/~40 done 1.0 rec/s ETA 0:30 elapsed 0:10");
+    p.read(1000, 40);
+    p.readFinished();
+    t = 20_000;
+    counts = { attributed: 9, done: 40 };
+    expect(p.text()).toBe("logs.jsonl [####################] 100% attributed 9 records 40/40 done 2.0 rec/s elapsed 0:20");
+    p.finish();
+    expect(writes.join("")).toContain("\r\x1b[2Klogs.jsonl [####################] 100%");
     expect(writes[writes.length - 1]).toBe("\n");
-    const quiet: string[] = [];
-    new ProgressBar("x", 10, "auto", { isTTY: false, write: (s: string) => quiet.push(s) > 0 }).done(10, 1);
-    expect(quiet).toEqual([]);
+  });
+
+  it("progress without a terminal prints summary lines on its interval, and nothing when off", async () => {
+    const lines: string[] = [];
+    const p = new ReplayProgress("stdin", { mode: "auto", stream: { isTTY: false, write: (s: string) => lines.push(s) > 0 }, counts: () => ({ attributed: 1, done: 2 }), intervalMs: 20 });
+    p.start();
+    await new Promise((r) => setTimeout(r, 90));
+    p.finish();
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) expect(l).toMatch(/^stdin attributed 1 records 2 done [\d.]+ rec\/s elapsed 0:00\n$/);
+    const off: string[] = [];
+    const q = new ReplayProgress("x", { mode: "off", stream: { isTTY: true, write: (s: string) => off.push(s) > 0 }, intervalMs: 10 });
+    q.start();
+    q.finish();
+    expect(off).toEqual([]);
   });
 
   it("the checkpoint is written atomically (no temporary file left)", async () => {
