@@ -4,11 +4,17 @@
  *   recall@1/@3 of the causal span at token level (the value/country tokens) and at unit level
  *   (the document/paragraph holding it, ranked by the first target's importance summed per unit),
  *   sequences and wall time per record, share of records converged, seed top-3 overlap (two
- *   seeds, same record), and the faithfulness the engine stores (when it computes one).
+ *   seeds, same record; top-3 units at unit level), recall@1 of the causal sentence, and the
+ *   engine's deletion faithfulness as ln-ratios against random features of the same count.
  * Only the answer's first token is attributed (the one make-eval checked).
  *
  *   node --import tsx bench/realmodel/run.ts [--model smollm2] [--lengths 64,256] [--items 4] [--methods joint,loo,random]
- *        [--seeds 42,43] [--max-steps N] [--families needle,capital,multidoc] [--threads 2] [--tag name]
+ *        [--seeds 42,43] [--max-steps N] [--families needle,capital,multidoc] [--threads 2] [--faithfulness 8] [--tag name]
+ *
+ * Methods: joint (token-level ReAGent, joint mode), loo, random (tokens); segfirst (segment-first
+ * ReAGent over paragraphs, i.e. the items' documents, refining the top one to tokens), segfirst-sent
+ * (the same over sentences), cc32 / cc64 (ContextCite-style, 32 / 64 ablations over paragraphs),
+ * loo-unit (leave-one-paragraph-out). Each is engine settings only.
  *
  * --items: records per family per length (answered items only, in file order).
  * --max-steps: joint mode's T_max (its patience still gives unconverged targets up at 100 steps).
@@ -22,6 +28,7 @@ import { causalRecallAtK, firstTargetPromptRow } from "../../src/attribution/met
 import { topNIndices } from "../../src/attribution/vector-math.js";
 import { buildEngine, type BuiltEngine } from "../../src/app/engine.js";
 import { loadLocalModel } from "../../src/models/local-model.js";
+import { unitBoundaries } from "../../src/text/units.js";
 import { arg, commandLine, mean, pct } from "../engine/common.js";
 import { evalItemSchema, FAMILIES, type EvalItem } from "./items.js";
 
@@ -30,6 +37,12 @@ const METHODS: Record<string, { readonly cfg: EngineConfigInput; readonly seeded
   joint: { cfg: { method: "reagent", mode: "joint" }, seeded: true },
   loo: { cfg: { method: "loo" }, seeded: false },
   random: { cfg: { method: "random" }, seeded: true },
+  // Unit-level methods: a unit is a paragraph (the items' documents and paragraphs are separated by blank lines).
+  segfirst: { cfg: { method: "reagent", mode: "joint", units: "paragraph" }, seeded: true },
+  "segfirst-sent": { cfg: { method: "reagent", mode: "joint", units: "sentence" }, seeded: true },
+  cc32: { cfg: { method: { type: "context_cite", ablations: 32 }, units: "paragraph" }, seeded: true },
+  cc64: { cfg: { method: { type: "context_cite", ablations: 64 }, units: "paragraph" }, seeded: true },
+  "loo-unit": { cfg: { method: "loo", units: "paragraph" }, seeded: false },
 };
 
 const lengths = arg("lengths", "64,256").split(",").map(Number);
@@ -39,6 +52,8 @@ const seeds = arg("seeds", "42,43").split(",").map(Number);
 const maxSteps = arg("max-steps", "");
 const families = arg("families", FAMILIES.join(",")).split(",") as (typeof FAMILIES)[number][];
 const threads = arg("threads", "");
+/** Deletion faithfulness budget per record (0 = off); its sequences are counted apart from the method's. */
+const faithBudget = Number(arg("faithfulness", "8"));
 for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method ${m}; known: ${Object.keys(METHODS).join(", ")}`);
 
 const all = readFileSync(arg("eval", "models/eval/smollm2.jsonl"), "utf8")
@@ -48,19 +63,61 @@ const all = readFileSync(arg("eval", "models/eval/smollm2.jsonl"), "utf8")
 const model = await loadLocalModel(arg("model", "smollm2"), threads ? { intraOpThreads: Number(threads) } : {});
 const tok = model.tokenizer;
 
+/** The first target's token importance summed over the tokens overlapping character range `u`. */
+function rangeScore(res: AttributionResult, row: ArrayLike<number>, u: { start: number; end: number }): number {
+  return res.prompt.tokens.reduce((s, t, i) => (t.end > t.start && t.start < u.end && u.start < t.end && !t.protected ? s + (row[i] ?? 0) : s), 0);
+}
+
 /** Unit ranks from the first target's token importance summed over each unit's tokens. */
 function unitRecall(res: AttributionResult, item: EvalItem, k: number): boolean {
   const row = firstTargetPromptRow(res);
-  const scores = item.units.map((u) => res.prompt.tokens.reduce((s, t, i) => (t.end > t.start && t.start < u.end && u.start < t.end && !t.protected ? s + (row[i] ?? 0) : s), 0));
+  const scores = item.units.map((u) => rangeScore(res, row, u));
   return topNIndices(scores, k).includes(item.causal_unit);
 }
 
+/** Whether the causal sentence outranks every other sentence of the context (the item's units; same sentence cuts as the engine's units). */
+function sentenceAt1(res: AttributionResult, item: EvalItem): boolean {
+  const row = firstTargetPromptRow(res);
+  const cuts = unitBoundaries(item.prompt, "sentence", [], []);
+  const c = item.causal_sentence;
+  let best: { start: number; end: number } | undefined;
+  let bestScore = -Infinity;
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const r = { start: cuts[k] as number, end: cuts[k + 1] as number };
+    if (!item.units.some((u) => u.start < r.end && r.start < u.end)) continue;
+    const sc = rangeScore(res, row, r);
+    if (sc > bestScore) {
+      bestScore = sc;
+      best = r;
+    }
+  }
+  return best !== undefined && best.start < c.end && c.start < best.end;
+}
+
+/** Top-3 features: units at unit level (their tokens share one score), else prompt tokens. */
 function top3(res: AttributionResult): number[] {
+  if (res.units.length > 0) return topNIndices(res.units.map((u) => u.score), 3);
   const row = firstTargetPromptRow(res);
   return topNIndices(row, 3, res.prompt.tokens.map((t) => !t.protected));
 }
 
-type Row = { id: string; family: string; prompt_tokens: number; sequences: number; wall_s: number; converged: boolean; tok_r1: boolean; tok_r3: boolean; unit_r1: boolean; unit_r3: boolean; seed_top3_overlap: number | null; faithfulness: unknown };
+type Row = {
+  id: string;
+  family: string;
+  prompt_tokens: number;
+  features: number;
+  sequences: number;
+  faithfulness_sequences: number;
+  wall_s: number;
+  converged: boolean;
+  tok_r1: boolean;
+  tok_r3: boolean;
+  unit_r1: boolean;
+  unit_r3: boolean;
+  sent_r1: boolean;
+  seed_top3_overlap: number | null;
+  faithfulness: Record<string, number> | null;
+};
 const engines = new Map<string, BuiltEngine>();
 async function engineFor(method: string, seed: number): Promise<BuiltEngine> {
   const key = `${method}@${seed}`;
@@ -68,11 +125,15 @@ async function engineFor(method: string, seed: number): Promise<BuiltEngine> {
   if (!e) {
     const spec = METHODS[method]!;
     const steps = maxSteps && spec.cfg.method === "reagent" ? { max_steps: Number(maxSteps) } : {};
-    e = await buildEngine({ model, engine: { ...spec.cfg, ...steps, seed, max_targets: 1 } });
+    // Faithfulness on the first seed's run only (the second run is there for the seed overlap).
+    const faithfulness = faithBudget > 0 && seed === seeds[0] ? { type: "deletion" as const, budget: faithBudget } : ("off" as const);
+    e = await buildEngine({ model, engine: { ...spec.cfg, ...steps, seed, max_targets: 1, faithfulness } });
     engines.set(key, e);
   }
   return e;
 }
+
+const fmtLn = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? "n/a" : v.toFixed(2));
 
 const summary: Record<string, Record<string, Record<string, number>>> = {};
 const perRecord: Record<string, Record<string, Row[]>> = {};
@@ -104,19 +165,23 @@ for (const L of lengths) {
         id: item.id,
         family: item.family,
         prompt_tokens: res.prompt.tokens.length,
-        sequences: res.cost.sequences_evaluated,
+        features: res.units.length > 0 ? res.units.length : res.prompt.tokens.filter((t) => !t.protected).length,
+        // The engine's counter includes the faithfulness check; the method's cost is the rest.
+        sequences: res.cost.sequences_evaluated - (res.faithfulness?.faithfulness_sequences ?? 0),
+        faithfulness_sequences: res.faithfulness?.faithfulness_sequences ?? 0,
         wall_s: wall,
         converged: res.convergence.converged,
         tok_r1: causalRecallAtK(res, item.causal.slice(0, 1), 1),
         tok_r3: causalRecallAtK(res, item.causal.slice(0, 1), 3),
         unit_r1: unitRecall(res, item, 1),
         unit_r3: unitRecall(res, item, 3),
+        sent_r1: sentenceAt1(res, item),
         seed_top3_overlap: overlap,
         faithfulness: res.faithfulness,
       };
       rows.push(row);
       console.error(
-        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}`}`,
+        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}`}`,
       );
     }
     const b = (f: (r: Row) => boolean): number => mean(rows.map((r) => (f(r) ? 1 : 0)));
@@ -126,16 +191,20 @@ for (const L of lengths) {
       token_recall_at_3: b((r) => r.tok_r3),
       unit_recall_at_1: b((r) => r.unit_r1),
       unit_recall_at_3: b((r) => r.unit_r3),
+      sentence_recall_at_1: b((r) => r.sent_r1),
+      features_per_record: mean(rows.map((r) => r.features)),
       sequences_per_record: mean(rows.map((r) => r.sequences)),
       wall_s_per_record: mean(rows.map((r) => r.wall_s)),
       converged: b((r) => r.converged),
       seed_top3_overlap: mean(rows.map((r) => r.seed_top3_overlap ?? NaN)),
+      comprehensiveness_ln_ratio: mean(rows.map((r) => r.faithfulness?.comprehensiveness_ln_ratio ?? NaN)),
+      sufficiency_ln_ratio: mean(rows.map((r) => r.faithfulness?.sufficiency_ln_ratio ?? NaN)),
     };
     (summary[String(L)] ??= {})[method] = s;
     (perRecord[String(L)] ??= {})[method] = rows;
     console.log(
-      `${method.padEnd(8)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | ` +
-        `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)} | faithfulness ${rows.some((r) => r.faithfulness !== null) ? "stored" : "n/a (not computed by the engine yet)"}`,
+      `${method.padEnd(13)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | sentence r@1 ${pct(s.sentence_recall_at_1).padStart(6)} | ${s.features_per_record.toFixed(0)} features | ` +
+        `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)} | faithfulness ln-ratio vs random: comprehensiveness ${fmtLn(s.comprehensiveness_ln_ratio)}, sufficiency ${fmtLn(s.sufficiency_ln_ratio)} (${faithBudget} sequences)`,
     );
   }
 }
