@@ -12,7 +12,8 @@
  *        [--seeds 42,43] [--max-steps N] [--families needle,capital,multidoc] [--threads 2] [--faithfulness 8] [--tag name]
  *
  * Methods: joint (token-level ReAGent, joint mode), loo, random (tokens); segfirst (segment-first
- * ReAGent over paragraphs, i.e. the items' documents, refining the top one to tokens), segfirst-sent
+ * ReAGent over paragraphs, i.e. the items' documents, refining the top one to tokens), segfirst-u
+ * (its unit stage only: refine_top 0), segfirst-sent
  * (the same over sentences), cc32 / cc64 (ContextCite-style, 32 / 64 ablations over paragraphs),
  * loo-unit (leave-one-paragraph-out). Each is engine settings only.
  *
@@ -39,6 +40,8 @@ const METHODS: Record<string, { readonly cfg: EngineConfigInput; readonly seeded
   random: { cfg: { method: "random" }, seeded: true },
   // Unit-level methods: a unit is a paragraph (the items' documents and paragraphs are separated by blank lines).
   segfirst: { cfg: { method: "reagent", mode: "joint", units: "paragraph" }, seeded: true },
+  // Unit stage only (no token refinement inside the top unit): the cost of ranking the documents.
+  "segfirst-u": { cfg: { method: "reagent", mode: "joint", units: { type: "paragraph", refine_top: 0 } }, seeded: true },
   "segfirst-sent": { cfg: { method: "reagent", mode: "joint", units: "sentence" }, seeded: true },
   cc32: { cfg: { method: { type: "context_cite", ablations: 32 }, units: "paragraph" }, seeded: true },
   cc64: { cfg: { method: { type: "context_cite", ablations: 64 }, units: "paragraph" }, seeded: true },
