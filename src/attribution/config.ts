@@ -167,6 +167,23 @@ export function reagentSettings(cfg: EngineConfig): ReagentSettings {
 }
 
 /**
+ * Every setting path 0.1 could express (section knobs as `section.knob`). A resolved config with a
+ * path outside this set (a knob added later, even to an old strategy) is hashed whole, so that two
+ * configs that can give different results never share a hash.
+ */
+const LEGACY_PATHS: ReadonlySet<string> = new Set([
+  "method.type", "method.mode", "method.replacing_ratio", "method.max_steps", "method.num_probes", "method.clamp_eps", "method.samples",
+  "sampler.type", "sampler.top_k",
+  "stopping.type", "stopping.keep_top_n", "stopping.top_k", "stopping.check_every", "stopping.min_steps", "stopping.patience",
+  "aggregation", "units.type", "faithfulness.type", "seed", "max_targets",
+]);
+
+function settingPaths(v: unknown, prefix = ""): string[] {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return [prefix];
+  return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => settingPaths(x, prefix ? `${prefix}.${k}` : k));
+}
+
+/**
  * The settings as 0.1 resolved them, when the config uses nothing newer: hashing that keeps the
  * config hash, and so every attribution id, unchanged across the move to sections.
  */
@@ -174,6 +191,7 @@ function legacyView(cfg: EngineConfig): Record<string, unknown> | undefined {
   const m = cfg.method;
   const s = cfg.stopping;
   if (m.type === "context_cite" || s.type === "restore" || cfg.units.type !== "token" || cfg.faithfulness.type !== "off") return undefined;
+  if (settingPaths(cfg).some((p) => !LEGACY_PATHS.has(p))) return undefined;
   const r = m.type === "reagent" ? m : undefined;
   return {
     method: m.type,

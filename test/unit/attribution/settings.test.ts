@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configHash, deprecatedEngineFields, resolveEngineConfig, type EngineConfigInput } from "../../../src/attribution/config.js";
+import { configHash, deprecatedEngineFields, resolveEngineConfig, type EngineConfig, type EngineConfigInput } from "../../../src/attribution/config.js";
 import { ConfigError } from "../../../src/errors.js";
 
 describe("engine settings as per-strategy sections", () => {
@@ -69,5 +69,17 @@ describe("engine settings as per-strategy sections", () => {
     expect(configHash(resolveEngineConfig({ method: { type: "reagent", mode: "reference" } }), { scorer: "onnx:x" })).toBe("d8b02d4688a3339d");
     // New strategies hash their sections.
     expect(configHash(resolveEngineConfig({ units: "sentence" }), { scorer: "onnx:x" })).not.toBe("da55ed9196f97584");
+  });
+
+  it("hashes a knob 0.1 did not have, even on a strategy 0.1 had, instead of dropping it", () => {
+    const base = resolveEngineConfig({});
+    expect(configHash(base, { scorer: "onnx:x" })).toBe("da55ed9196f97584");
+    // A knob added to an old strategy later (stand-ins for a future field on method, stopping, sampler).
+    const withKnob = (section: "method" | "stopping" | "sampler") => ({ ...base, [section]: { ...base[section], future_knob: 2 } }) as unknown as EngineConfig;
+    const hashes = new Set([configHash(base), ...(["method", "stopping", "sampler"] as const).map((s) => configHash(withKnob(s)))]);
+    expect(hashes.size).toBe(4);
+    // Two values of the new knob hash apart too.
+    const other = { ...base, method: { ...base.method, future_knob: 3 } } as unknown as EngineConfig;
+    expect(configHash(other)).not.toBe(configHash(withKnob("method")));
   });
 });
