@@ -185,6 +185,15 @@ export type ResultToken = z.infer<typeof resultTokenSchema>;
 export type ResultSpan = z.infer<typeof spanSchema>;
 export type SegmentShare = z.infer<typeof segmentShareSchema>;
 
+/** The ReAGent stopping rule a result ran with (`config.stopping.type`), or '' for other methods or when its settings name none. */
+export function stoppingRuleOf(result: Pick<AttributionResult, "method" | "config">): string {
+  if (result.method !== "reagent") return "";
+  const s = (result.config as Readonly<Record<string, unknown>>).stopping;
+  if (typeof s === "string") return s;
+  if (s !== null && typeof s === "object" && typeof (s as { type?: unknown }).type === "string") return (s as { type: string }).type;
+  return "";
+}
+
 /** JSON Schema (draft 2020-12) of a result, written to schemas/attribution-result.schema.json by `npm run config:docs`. */
 export function attributionResultJsonSchema(): Record<string, unknown> {
   return {

@@ -11,7 +11,7 @@
  * @see docs/otel.md
  */
 import type { Attributes } from "@opentelemetry/api";
-import type { AttributionResult, RecordContext } from "../../schemas/attribution-result.js";
+import { stoppingRuleOf, type AttributionResult, type RecordContext } from "../../schemas/attribution-result.js";
 import type { AttributionFailure } from "../../src/pipeline/contracts.js";
 import type { SpanTextPolicy } from "./config.js";
 import { explanation, inputValue, outputValue, policyTexts } from "./readable.js";
@@ -54,6 +54,8 @@ export const ATTR = {
   method: "reagent.method",
   mode: "reagent.mode",
   sampler: "reagent.sampler",
+  unitLevel: "reagent.unit_level",
+  stoppingRule: "reagent.stopping_rule",
   configHash: "reagent.config_hash",
   engineVersion: "reagent.engine.version",
   scorerId: "reagent.scorer.id",
@@ -114,6 +116,8 @@ export const ATTRIBUTE_SPECS: readonly AttributeSpec[] = [
   spec(ATTR.method, "string"),
   spec(ATTR.mode, "string"),
   spec(ATTR.sampler, "string"),
+  spec(ATTR.unitLevel, "string"),
+  spec(ATTR.stoppingRule, "string"),
   spec(ATTR.configHash, "string"),
   spec(ATTR.engineVersion, "string"),
   spec(ATTR.scorerId, "string"),
@@ -254,6 +258,9 @@ export function attributionAttributes(result: AttributionResult, opts: Attribute
   a[ATTR.method] = result.method;
   if (result.mode !== null) a[ATTR.mode] = result.mode;
   a[ATTR.sampler] = result.sampler;
+  a[ATTR.unitLevel] = result.unit_level;
+  const stopping = stoppingRuleOf(result);
+  if (stopping !== "") a[ATTR.stoppingRule] = stopping;
   a[ATTR.configHash] = cut(result.config_hash, L);
   a[ATTR.engineVersion] = cut(result.engine_version, L);
   a[ATTR.scorerId] = cut(result.model.scorer_id, L);

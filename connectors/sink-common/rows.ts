@@ -8,7 +8,7 @@
  * written: timestamps at the store's precision, Float32 columns rounded with Math.fround, absent
  * tenants as '' (the tenant is part of the sort key, which cannot be Nullable on every server).
  */
-import type { AttributionResult, ResultToken } from "../../schemas/attribution-result.js";
+import { stoppingRuleOf, type AttributionResult, type ResultToken } from "../../schemas/attribution-result.js";
 import { SinkError } from "../../src/errors.js";
 import type { RedactionKind, SensitiveRange } from "./redact.js";
 import { findSensitive, kindsIn, maskRanges, MASK_CHAR, overlapsAny } from "./redact.js";
@@ -348,7 +348,7 @@ export function toRows(result: AttributionResult, opts: RowOptions): StoredRows 
     faithfulness_values: faithNames.map((n) => (faith as Record<string, number>)[n] as number),
     warnings: [...result.warnings],
     unit_level: result.unit_level,
-    stopping_rule: result.method === "reagent" ? stoppingRuleOf(result.config) : "",
+    stopping_rule: stoppingRuleOf(result),
   };
 
   // Explicit literals (no spreads): one object shape per table, which keeps this loop cheap.
@@ -416,12 +416,4 @@ export function assemble(ids: readonly string[], attributions: AttributionRow[],
     if (r !== undefined) out.push(r);
   }
   return out;
-}
-
-/** The stopping rule a result's engine settings name (`config.stopping.type`), or '' when they name none. */
-function stoppingRuleOf(config: Readonly<Record<string, unknown>>): string {
-  const s = config.stopping;
-  if (typeof s === "string") return s;
-  if (s !== null && typeof s === "object" && typeof (s as { type?: unknown }).type === "string") return (s as { type: string }).type;
-  return "";
 }

@@ -284,6 +284,8 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     expect(v("reagent.method")).toBe("reagent");
     expect(v("reagent.mode")).toBe("joint");
     expect(v("reagent.sampler")).toBe("uniform");
+    expect(v("reagent.unit_level")).toBe("token");
+    expect(v("reagent.stopping_rule")).toBe("ensemble");
     expect(v("reagent.config_hash")).toBe(r.config_hash);
     expect(v("reagent.engine.version")).toBe(r.engine_version);
     expect(v("reagent.scorer.id")).toBe(r.model.scorer_id);

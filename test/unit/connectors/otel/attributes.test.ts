@@ -89,6 +89,8 @@ describe("attribution span attributes", () => {
     expect(a[ATTR.evalLabel]).toBe(result.convergence.converged ? "converged" : "not_converged");
     expect(JSON.parse(a[ATTR.outputValue] as string)).toMatchObject({ attribution_id: result.attribution_id });
     expect(a[ATTR.parent]).toBe("span");
+    expect(a[ATTR.unitLevel]).toBe("token");
+    expect(a[ATTR.stoppingRule]).toBe("ensemble");
     expect(a[ATTR.probesConverged]).toBe(result.convergence.probes_converged);
     expect(a[ATTR.tokensProcessed]).toBe(123_456_789);
     expect(a[ATTR.spansStart]).toEqual(result.spans.map((s) => s.start));
@@ -262,10 +264,10 @@ describe("a 4k-token prompt stays inside the SDK's attribute limits", () => {
         `${arrays.length} arrays / ${elements} elements, sequence 64 values (bin 64), OTLP protobuf ${bytes} bytes; full 4096-value vector instead: ${naiveBytes} bytes`,
     );
     // The figures quoted in schemas/otel-attributes.md ("Measured"): update both together.
-    expect(count).toBe(51);
+    expect(count).toBe(53);
     expect(elements).toBe(176);
     expect(bytes).toBeLessThan(6_000);
     expect(naiveBytes).toBeGreaterThan(40_000);
-    expect(ATTRIBUTE_SPECS.length).toBe(56);
+    expect(ATTRIBUTE_SPECS.length).toBe(58);
   });
 });
