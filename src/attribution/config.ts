@@ -88,7 +88,7 @@ export const resolvedEngineConfigSchema = z
     aggregation: z.enum(aggregationIds),
     units: z.union([
       z.object({ type: z.literal("token") }).strict(),
-      z.object({ type: z.enum(["sentence", "paragraph", "message", "segment"]), refine_top: z.number().int().min(0) }).strict(),
+      z.object({ type: z.enum(["sentence", "paragraph", "message", "segment"]), refine_top: z.number().int().min(0), refine_max_steps: z.number().int().min(0) }).strict(),
     ]),
     faithfulness: faithfulnessSettingsSchema,
     seed: z.number().int().min(0),
@@ -118,7 +118,7 @@ export function defaultStopping(method: ParsedSettings["method"], units?: Parsed
 function resolveParsed(p: ParsedSettings): EngineConfig {
   const u = p.units;
   const unitLevel = u.type !== "token";
-  const units: UnitsSettings = u.type === "token" ? { type: "token" } : { type: u.type, refine_top: u.refine_top ?? (p.method.type === "reagent" ? 1 : 0) };
+  const units: UnitsSettings = u.type === "token" ? { type: "token" } : { type: u.type, refine_top: u.refine_top ?? (p.method.type === "reagent" ? 1 : 0), refine_max_steps: u.refine_max_steps };
   const method: MethodSettings = p.method.type === "reagent" ? { ...p.method, num_probes: p.method.num_probes ?? (unitLevel ? UNIT_LEVEL_PROBES : TOKEN_LEVEL_PROBES) } : p.method;
   return {
     method,

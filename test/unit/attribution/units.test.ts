@@ -105,6 +105,21 @@ describe("segment-first ReAGent (units, then tokens inside the top unit)", () =>
     expect(segment.sequences).toBeLessThan(tokens.sequences);
   });
 
+  it("runs the token refinement within refine_max_steps; the record's convergence is the unit ranking's", async () => {
+    const capped = await run(reagentJoint, input(true), { ...cfg, units: { type: "segment", refine_top: 1, refine_max_steps: 2 } }, 3);
+    const free = await run(reagentJoint, input(true), { ...cfg, units: { type: "segment", refine_top: 1, refine_max_steps: 0 } }, 3);
+    expect(capped.sequences).toBeLessThan(free.sequences);
+    expect(argmax(capped.units?.scores ?? [])).toBe(3);
+    const t = capped.targets[0]!;
+    expect(t.importance.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    // At its budget the refinement checks once more (as at T_max): here it passes, so no warning.
+    expect(capped.warnings.some((w) => /refine_max_steps/.test(w))).toBe(false);
+    // The unit stage is the same run with refine_top 0 (same seed): its convergence is the record's.
+    const unitsOnly = await run(reagentJoint, input(true), { ...cfg, units: { type: "segment", refine_top: 0 } }, 3);
+    expect(capped.targets.map((x) => x.converged)).toEqual(unitsOnly.targets.map((x) => x.converged));
+    expect(capped.targets.some((x) => x.converged)).toBe(true);
+  });
+
   it("spreads unit shares evenly when refine_top is 0, and never credits completion tokens", async () => {
     const out = await run(reagentJoint, input(true), { ...cfg, units: { type: "segment", refine_top: 0 } });
     const row = out.targets[1]!.importance;
