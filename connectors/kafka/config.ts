@@ -54,6 +54,14 @@ export const kafkaSourceConfigSchema = z
     session_timeout_ms: z.number().int().min(1000).default(30_000).describe("The group drops a worker it has not heard from for this long"),
     rebalance_timeout_ms: z.number().int().min(1000).default(60_000),
     heartbeat_interval_ms: z.number().int().min(100).default(3000),
+    stop_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(1500)
+      .describe(
+        "Longest shutdown waits to leave the group after the last commit. Leaving waits for a rebalance in progress (up to the session timeout of a member that died); past this the worker exits anyway and the group drops it after session_timeout_ms",
+      ),
     partitions_consumed_concurrently: z
       .number()
       .int()

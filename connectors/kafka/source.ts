@@ -25,8 +25,6 @@ import { createKafka } from "./client.js";
 import type { KafkaSourceConfig } from "./config.js";
 
 const HEARTBEAT_EVERY = 500;
-/** Longest stop() waits for the consumer to leave the group. */
-const STOP_TIMEOUT_MS = 5000;
 
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}/${partition}`;
@@ -211,8 +209,13 @@ export class KafkaSource implements Source {
     if (mine.length > 0) this.applyPause(mine, false);
   }
 
-  /** Leaves the group and disconnects; bounded, so a broker that is gone cannot hold a shutdown. */
+  /**
+   * Leaves the group and disconnects; bounded (stop_timeout_ms), so neither a broker that is gone
+   * nor a rebalance in progress (kafkajs' leave waits for the join to finish) holds a shutdown.
+   * Commits are done before this is called, so giving up only costs the group a session timeout.
+   */
   async stop(): Promise<void> {
+    const limit = this.config.stop_timeout_ms;
     const c = this.consumer;
     this.running = false;
     if (!c) return;
@@ -226,9 +229,9 @@ export class KafkaSource implements Source {
           return false;
         },
       ),
-      new Promise<true>((r) => (timer = setTimeout(() => r(true), STOP_TIMEOUT_MS))),
+      new Promise<true>((r) => (timer = setTimeout(() => r(true), limit))),
     ]);
     clearTimeout(timer);
-    if (gave) this.opts.logger?.warn({ timeout_ms: STOP_TIMEOUT_MS }, "Kafka consumer did not disconnect in time; leaving it (the group will time the member out)");
+    if (gave) this.opts.logger?.warn({ timeout_ms: limit }, "Kafka consumer did not leave the group in time (a rebalance in progress, or the broker is gone); exiting anyway, the group will time the member out");
   }
 }
