@@ -60,7 +60,7 @@ export const kafkaSourceConfigSchema = z
       .min(0)
       .default(1500)
       .describe(
-        "Longest shutdown waits to leave the group after the last commit. Leaving waits for a rebalance in progress (up to the session timeout of a member that died); past this the worker exits anyway and the group drops it after session_timeout_ms",
+        "Longest shutdown waits to leave the group while a rebalance is in progress (leaving waits for the join: up to a member's heartbeat interval, or the session timeout of a member that died); past this the worker exits after its last commit and the group drops it after session_timeout_ms. Without a rebalance, leaving is bounded at 5 s",
       ),
     partitions_consumed_concurrently: z
       .number()

@@ -58,6 +58,9 @@ function toSourceMessage(topic: string, partition: number, m: KafkaMessage): Sou
   };
 }
 
+/** Longest stop() waits to leave the group when no join is in progress (a healthy leave takes well under a second). */
+const LEAVE_TIMEOUT_MS = 5000;
+
 export interface KafkaSourceOptions {
   readonly logger?: PipelineLogger;
   /** A client to use instead of one built from the config (tests). */
@@ -71,6 +74,8 @@ export class KafkaSource implements Source {
   private owned = new Set<string>();
   private readonly paused = new Set<string>();
   private running = false;
+  /** A group join is in progress (from start, or a rebalance, until the next GROUP_JOIN). */
+  private joining = false;
 
   constructor(
     readonly config: KafkaSourceConfig,
@@ -95,7 +100,12 @@ export class KafkaSource implements Source {
       retry: { retries: this.config.retries, restartOnFailure: () => Promise.resolve(this.running) },
     });
     this.consumer = c;
-    c.on(c.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment));
+    this.joining = true;
+    c.on(c.events.REBALANCING, () => (this.joining = true));
+    c.on(c.events.GROUP_JOIN, (e) => {
+      this.joining = false;
+      this.onJoin(e.payload.memberAssignment);
+    });
     c.on(c.events.CRASH, (e) => {
       const err = e.payload.error;
       if (e.payload.restart) {
@@ -210,12 +220,15 @@ export class KafkaSource implements Source {
   }
 
   /**
-   * Leaves the group and disconnects; bounded (stop_timeout_ms), so neither a broker that is gone
-   * nor a rebalance in progress (kafkajs' leave waits for the join to finish) holds a shutdown.
-   * Commits are done before this is called, so giving up only costs the group a session timeout.
+   * Leaves the group and disconnects, bounded so that a broker that is gone cannot hold a
+   * shutdown. While a join is in progress (kafkajs' leave waits for it: up to a member's
+   * heartbeat, or a dead member's session timeout) the bound is stop_timeout_ms; otherwise
+   * LEAVE_TIMEOUT_MS, which a healthy leave never needs. Commits are done before this is called,
+   * so giving up only costs the group a session timeout before it reassigns this member's
+   * partitions (a leave cut short while the process goes on, as in tests, can still finish later).
    */
   async stop(): Promise<void> {
-    const limit = this.config.stop_timeout_ms;
+    const limit = this.joining ? this.config.stop_timeout_ms : LEAVE_TIMEOUT_MS;
     const c = this.consumer;
     this.running = false;
     if (!c) return;
