@@ -145,9 +145,16 @@ export class ScorerMismatchError extends ReagentError {
 /** The endpoint's circuit breaker is open: attribution pauses, the stream does not. */
 export class CircuitOpenError extends ReagentError {
   readonly retryInMs: number;
-  constructor(opts: ReagentErrorOptions & { retryInMs: number }) {
+  /**
+   * The breaker is half-open and its probe call is in flight: the endpoint may well be back, this
+   * call only has to wait for the probe. Not a sign the endpoint is unavailable (the pipeline must
+   * not dead-letter or buffer-limit records for it).
+   */
+  readonly probeInFlight: boolean;
+  constructor(opts: ReagentErrorOptions & { retryInMs: number; probeInFlight?: boolean }) {
     super("circuit_open", opts);
     this.retryInMs = opts.retryInMs;
+    this.probeInFlight = opts.probeInFlight ?? false;
   }
 }
 

@@ -41,8 +41,8 @@ export interface AttributionStageDeps {
   readonly gaveUp: (job: Job, err: unknown, startedAt: Date) => void;
   /** A job the budget could not take (queue full or waited too long): skip it. */
   readonly budgetSkipped: (job: Job) => void;
-  /** The scorer asked to retry later: the stage pauses for `ms` (the pipeline decides what else pauses). */
-  readonly retryLater: (ms: number, code: string) => void;
+  /** The scorer asked to retry later (`err`, a retry_later failure): the stage pauses for `ms` (the pipeline decides what else pauses). */
+  readonly retryLater: (ms: number, err: unknown) => void;
   /** Called whenever an attribution ends (the pipeline checks whether it is idle). */
   readonly settled: () => void;
 }
@@ -99,6 +99,16 @@ export class AttributionStage {
     this.pausedUntil = until;
     this.schedule(until - Date.now());
     return true;
+  }
+
+  /**
+   * Shortens the pause to `until` (epoch ms; 0 or a past time ends it now): the pipeline ends a
+   * breaker's pause early once the endpoint has answered, keeping any backoff it asked for.
+   */
+  shortenPause(until: number): void {
+    if (until >= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.schedule(Math.max(0, until - Date.now()));
   }
 
   /** Removes and returns every queued job (dead-lettering them while the endpoint is unavailable). */
@@ -208,7 +218,7 @@ export class AttributionStage {
       job.attempts--;
       this.queue.refund(estimate);
       this.queue.putBack(q);
-      d.retryLater(later, errorCode(err));
+      d.retryLater(later, err);
       return;
     }
     this.queue.settle(q.chars, estimate, undefined);

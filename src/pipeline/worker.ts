@@ -17,7 +17,7 @@
  */
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { parseConfig } from "../config-issues.js";
-import { AttributionError, EndpointUnavailableError, errorCode, errorMessage } from "../errors.js";
+import { AttributionError, CircuitOpenError, EndpointUnavailableError, errorCode, errorMessage } from "../errors.js";
 import { AttributionStage } from "./attribution-stage.js";
 import { recordContext, type RecordAttributor } from "./attributor.js";
 import { Committer } from "./committer.js";
@@ -93,6 +93,10 @@ export class Pipeline {
   private pauseTimer: NodeJS.Timeout | undefined;
   /** End of the current "endpoint unavailable" spell (its circuit breaker open). */
   private endpointDownUntil = 0;
+  /** End of the longest wait the circuit breaker asked for (open, or half-open with its probe in flight). */
+  private breakerWaitUntil = 0;
+  /** End of the longest backoff the scorer asked for (rate limits): a success does not lift it. */
+  private backoffUntil = 0;
   private idleWaiters: (() => void)[] = [];
   private stopRequested: (() => void) | undefined;
   private abandonedResolve: (() => void) | undefined;
@@ -150,10 +154,13 @@ export class Pipeline {
         metrics: this.metrics,
         rlog: this.rlog,
         tasks: this.tasks,
-        attributed: (job, result) => this.delivery.deliver(job, result),
+        attributed: (job, result) => {
+          this.endpointAnswered();
+          this.delivery.deliver(job, result);
+        },
         gaveUp: (job, err, startedAt) => this.gaveUp(attributor, job, err, startedAt),
         budgetSkipped: (job) => this.intake.complete(job.ticket),
-        retryLater: (ms, code) => this.pauseFor(ms, code),
+        retryLater: (ms, err) => this.pauseFor(ms, err),
         settled: () => this.notifyIdle(),
       });
     }
@@ -287,15 +294,23 @@ export class Pipeline {
 
   /**
    * The scorer said "retry later": attribution pauses for that long. A requested backoff (rate
-   * limit) only delays; an open circuit breaker makes the endpoint unavailable, handled by
-   * `endpoint_unavailable.action` (the source keeps flowing unless that is `pause`).
+   * limit) only delays, and so does a half-open breaker whose probe is in flight (the endpoint may
+   * be back: treating that wait as an outage dead-lettered records just after it recovered); an
+   * open circuit breaker makes the endpoint unavailable, handled by `endpoint_unavailable.action`
+   * (the source keeps flowing unless that is `pause`).
    */
-  private pauseFor(ms: number, code: string): void {
+  private pauseFor(ms: number, err: unknown): void {
     const stage = this.attribution as AttributionStage;
     const wasPaused = stage.paused;
     const until = Date.now() + ms;
     stage.pauseUntil(until);
-    if (code !== "circuit_open") return;
+    const code = errorCode(err);
+    if (!(err instanceof CircuitOpenError)) {
+      this.backoffUntil = Math.max(this.backoffUntil, until);
+      return;
+    }
+    this.breakerWaitUntil = Math.max(this.breakerWaitUntil, until);
+    if (err.probeInFlight) return;
     this.endpointDownUntil = Math.max(this.endpointDownUntil, until);
     const action = this.config.endpoint_unavailable.action;
     if (action === "dead_letter") for (const job of stage.takeQueued()) this.unavailable(job);
@@ -312,6 +327,29 @@ export class Pipeline {
       if (this.stopping) return;
       this.deps.source.resume(this.intake.resumable());
     }, ms);
+  }
+
+  /**
+   * An attribution succeeded, so the endpoint answers: an "unavailable" spell ends now rather than
+   * when the breaker's cool-down would have (records sampled meanwhile are attributed, not
+   * dead-lettered), and so do the pauses it caused; a backoff the scorer asked for still holds.
+   * A success that raced a breaker opening only costs one more circuit_open, which starts the
+   * spell again.
+   */
+  private endpointAnswered(): void {
+    const now = Date.now();
+    if (this.breakerWaitUntil <= now) return;
+    const wasDown = this.endpointDownUntil > now;
+    this.breakerWaitUntil = 0;
+    this.endpointDownUntil = 0;
+    (this.attribution as AttributionStage).shortenPause(this.backoffUntil);
+    if (this.pausedUntil > now && !this.stopping) {
+      this.pausedUntil = 0;
+      if (this.pauseTimer !== undefined) clearTimeout(this.pauseTimer);
+      this.pauseTimer = undefined;
+      this.deps.source.resume(this.intake.resumable());
+    }
+    if (wasDown) this.log.info({ action: this.config.endpoint_unavailable.action }, "scoring endpoint answered again; attribution resumed");
   }
 
   // ------------------------------------------------------------------------------------------

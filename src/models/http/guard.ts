@@ -266,6 +266,7 @@ class Breaker {
           ? `the circuit breaker is open after ${this.consecutiveFailures} consecutive failures; attribution pauses and retries in ${Math.ceil(retryInMs)} ms`
           : "the circuit breaker is half-open and a probe call is in flight; retry shortly",
       retryInMs,
+      probeInFlight: this.state === "half_open",
       details: { endpoint: this.endpoint, state: this.state },
       ...(lastError === undefined ? {} : { cause: lastError }),
     });

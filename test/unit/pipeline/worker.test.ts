@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { createFileSource, fileSourceConfigSchema } from "../../../connectors/file/source.js";
 import type { AttributionResult } from "../../../schemas/attribution-result.js";
 import type { LlmLogRecord } from "../../../schemas/llm-log-record.js";
-import { AttributionError, CircuitOpenError, InputRejectedError, ScoringError, SinkError } from "../../../src/errors.js";
+import { AttributionError, CircuitOpenError, InputRejectedError, ScorerHttpError, ScoringError, SinkError } from "../../../src/errors.js";
+import { RequestGuard } from "../../../src/models/http/guard.js";
 import type { RecordAttributor } from "../../../src/pipeline/attributor.js";
 import type { AttributionExporter, AttributionFailure } from "../../../src/pipeline/contracts.js";
 import { RecordMapper } from "../../../src/pipeline/mapping/mapper.js";
@@ -384,6 +385,53 @@ describe("Pipeline: an unhealthy endpoint pauses attribution, not the stream (is
     await running;
     expect(o.sink.results).toHaveLength(o.sampled.length);
     expect(o.src.committed.get("p0")).toBe(200n);
+  });
+});
+
+describe("Pipeline: the endpoint back, its breaker half-open (chaos finding: dead letters right after recovery)", () => {
+  /** A scorer behind the real RequestGuard: every attribution is one call that fails with 503 while `state.up` is false. */
+  class GuardedAttributor extends FakeAttributor {
+    readonly guard: RequestGuard;
+    closedAt: number | undefined;
+    constructor(readonly state: { up: boolean }) {
+      super();
+      this.guard = new RequestGuard(
+        { endpoint: "http://server", maxConcurrency: 4, timeoutMs: 5_000, retry: { max_attempts: 1, initial_backoff_ms: 1, max_backoff_ms: 1 }, maxRetryAfterMs: 0, breaker: { failureThreshold: 1, coolDownMs: 150 } },
+        { onEvent: (e) => (e.type === "breaker" && e.to === "closed" ? (this.closedAt = Date.now()) : undefined) },
+      );
+    }
+    override async attribute(r: LlmLogRecord, signal: AbortSignal): Promise<AttributionResult> {
+      await this.guard.run({ path: "/score", sequences: 1, promptTokens: 1, signal }, async () => {
+        await new Promise((res) => setTimeout(res, 30)); // the probe stays in flight while more records arrive
+        if (!this.state.up) throw new ScorerHttpError({ what: "scoring", why: "503", endpoint: "http://server", status: 503, retryable: true });
+      });
+      return super.attribute(r, signal);
+    }
+  }
+
+  it("dead_letter: once the probe call succeeds, no sampled record is dead-lettered (calls waiting for the probe are not an outage)", async () => {
+    const src = new MemorySource(MemorySource.of(lines(240)).partitions, false);
+    src.perTick = 2;
+    const state = { up: false };
+    const attr = new GuardedAttributor(state);
+    const dlq = new MemoryDeadLetters();
+    const lettered: { id: string | null | undefined; at: number }[] = [];
+    const write = dlq.write.bind(dlq);
+    dlq.write = (l) => (lettered.push({ id: l.recordId, at: Date.now() }), write(l));
+    const { p, sink } = pipeline({ source: src, attributor: attr, deadLetters: dlq, sampler: new RecordSampler({ rate: 0.5 }), config: { concurrency: 2, endpoint_unavailable: { action: "dead_letter" } } });
+    const running = p.run();
+    await new Promise((r) => setTimeout(r, 100));
+    state.up = true;
+    const deadline = Date.now() + 4000;
+    while (p.stats().consumed < 240 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+    p.stop();
+    await running;
+    expect(attr.closedAt).toBeDefined();
+    // Some were dead-lettered while the breaker was open: the outage really happened.
+    expect(lettered.filter((l) => l.at < (attr.closedAt as number)).length).toBeGreaterThan(0);
+    expect(lettered.filter((l) => l.at >= (attr.closedAt as number))).toEqual([]);
+    expect(sink.results.length + lettered.length).toBe(p.stats().decisions.sampled);
   });
 });
 
