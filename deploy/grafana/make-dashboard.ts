@@ -18,7 +18,12 @@ const S = "${database}.attribution_spans FINAL";
 const G = "${database}.attribution_segments FINAL";
 /** Time bucket of the panel's interval, as a DateTime named `time` (ClickHouse 18.16 has no toStartOfInterval). */
 const BUCKET = "toDateTime(intDiv(toUInt32(event_time), $__interval_s) * $__interval_s) AS time";
-const WHERE = "WHERE $__timeFilter(event_time) AND (model IN (${model:singlequote}) OR '__all' IN (${model:singlequote}))";
+// `__all` is the variables' allValue: "All" selects every value without listing them.
+const WHERE =
+  "WHERE $__timeFilter(event_time) AND (model IN (${model:singlequote}) OR '__all' IN (${model:singlequote}))" +
+  " AND (tenant_id IN (${tenant:singlequote}) OR '__all' IN (${tenant:singlequote}))";
+/** A faithfulness score of the row by name; NULL when the record has none (indexOf 0 would read 0). */
+const faith = (name: string): string => `if(has(faithfulness_names, '${name}'), faithfulness_values[indexOf(faithfulness_names, '${name}')], NULL)`;
 
 type Panel = Record<string, unknown>;
 let nextId = 1;
@@ -108,9 +113,26 @@ FROM ${A} ${WHERE} AND has(faithfulness_names, 'comprehensiveness_ln_ratio')`,
     false,
   ),
   chPanel(
+    "Attributions by tenant",
+    "timeseries",
+    grid(12, 13, 12, 8),
+    `SELECT ${BUCKET}, if(tenant_id = '', '(none)', tenant_id) AS tenant, count() AS attributions FROM ${A} ${WHERE} GROUP BY time, tenant ORDER BY time, tenant`,
+    false,
+  ),
+  chPanel(
+    "Faithfulness vs random (ln ratio; > 0 beats random)",
+    "histogram",
+    grid(0, 21, 12, 8),
+    // One row per attribution with a faithfulness score (engine faithfulness: deletion); the panel buckets them.
+    `SELECT ${faith("comprehensiveness_ln_ratio")} AS comprehensiveness, ${faith("sufficiency_ln_ratio")} AS sufficiency
+FROM ${A} ${WHERE} AND notEmpty(faithfulness_names) ORDER BY event_time DESC LIMIT 10000`,
+    true,
+    { options: { bucketSize: 0.25, combine: false } },
+  ),
+  chPanel(
     "Segment shares (mean share of the prompt's importance)",
     "barchart",
-    grid(12, 13, 12, 8),
+    grid(12, 21, 12, 8),
     `SELECT name AS segment, avg(share) AS mean_share, count() AS attributions FROM ${G} ${WHERE} GROUP BY name ORDER BY mean_share DESC LIMIT 20`,
     true,
     { fieldConfig: { defaults: { unit: "percentunit" }, overrides: [] } },
@@ -118,7 +140,7 @@ FROM ${A} ${WHERE} AND has(faithfulness_names, 'comprehensiveness_ln_ratio')`,
   chPanel(
     "Top spans (text as stored: store_text)",
     "table",
-    grid(0, 21, 12, 9),
+    grid(0, 29, 12, 9),
     `SELECT text, count() AS attributions, avg(score) AS mean_share, any(segment) AS segment
 FROM ${S} ${WHERE} AND rank <= 3 AND text != ''
 GROUP BY text ORDER BY attributions DESC, mean_share DESC LIMIT 25`,
@@ -127,18 +149,18 @@ GROUP BY text ORDER BY attributions DESC, mean_share DESC LIMIT 25`,
   chPanel(
     "Unconverged or unfaithful (latest)",
     "table",
-    grid(12, 21, 12, 9),
+    grid(12, 29, 12, 9),
     `SELECT event_time, attribution_id, trace_id, model, converged, targets_converged, targets_total, unit_level, stopping_rule,
-       if(has(faithfulness_names, 'comprehensiveness_ln_ratio'), faithfulness_values[indexOf(faithfulness_names, 'comprehensiveness_ln_ratio')], NULL) AS comprehensiveness_ln_ratio
+       ${faith("comprehensiveness_ln_ratio")} AS comprehensiveness_ln_ratio
 FROM ${A} ${WHERE} AND (converged = 0 OR (has(faithfulness_names, 'comprehensiveness_ln_ratio') AND faithfulness_values[indexOf(faithfulness_names, 'comprehensiveness_ln_ratio')] < 0))
 ORDER BY event_time DESC LIMIT 50`,
     true,
   ),
-  row("Worker (Prometheus)", 30),
+  row("Worker (Prometheus)", 38),
   promPanel(
     "Records per second",
     "timeseries",
-    grid(0, 31, 12, 8),
+    grid(0, 39, 12, 8),
     [
       { expr: "sum(rate(reagent_stream_records_consumed_total[$__rate_interval]))", legend: "consumed" },
       { expr: "sum(rate(reagent_stream_records_sampled_total[$__rate_interval]))", legend: "sampled" },
@@ -151,7 +173,7 @@ ORDER BY event_time DESC LIMIT 50`,
   promPanel(
     "Commit lag and records in flight",
     "timeseries",
-    grid(12, 31, 12, 8),
+    grid(12, 39, 12, 8),
     [
       { expr: "sum by (partition) (reagent_stream_commit_lag)", legend: "lag p{{partition}}" },
       { expr: "sum(reagent_stream_records_in_flight)", legend: "in flight" },
@@ -161,7 +183,7 @@ ORDER BY event_time DESC LIMIT 50`,
   promPanel(
     "Scoring endpoint latency",
     "timeseries",
-    grid(0, 39, 12, 8),
+    grid(0, 47, 12, 8),
     [
       { expr: "histogram_quantile(0.5, sum by (le) (rate(reagent_stream_endpoint_duration_seconds_bucket[$__rate_interval])))", legend: "p50" },
       { expr: "histogram_quantile(0.95, sum by (le) (rate(reagent_stream_endpoint_duration_seconds_bucket[$__rate_interval])))", legend: "p95" },
@@ -171,7 +193,7 @@ ORDER BY event_time DESC LIMIT 50`,
   promPanel(
     "Endpoint errors and failed records",
     "timeseries",
-    grid(12, 39, 12, 8),
+    grid(12, 47, 12, 8),
     [
       { expr: "sum by (outcome) (rate(reagent_stream_endpoint_errors_total[$__rate_interval]))", legend: "endpoint {{outcome}}" },
       { expr: "sum by (stage, code) (rate(reagent_stream_records_failed_total[$__rate_interval]))", legend: "failed {{stage}} {{code}}" },
@@ -181,7 +203,7 @@ ORDER BY event_time DESC LIMIT 50`,
   promPanel(
     "Attribution wall time",
     "timeseries",
-    grid(0, 47, 12, 8),
+    grid(0, 55, 12, 8),
     [
       { expr: "histogram_quantile(0.5, sum by (le) (rate(reagent_stream_attribution_duration_seconds_bucket[$__rate_interval])))", legend: "p50" },
       { expr: "histogram_quantile(0.95, sum by (le) (rate(reagent_stream_attribution_duration_seconds_bucket[$__rate_interval])))", legend: "p95" },
@@ -191,7 +213,7 @@ ORDER BY event_time DESC LIMIT 50`,
   promPanel(
     "Sinks and OTel export",
     "timeseries",
-    grid(12, 47, 12, 8),
+    grid(12, 55, 12, 8),
     [
       { expr: "sum by (sink, outcome) (rate(reagent_stream_sink_rows_total[$__rate_interval]))", legend: "rows {{sink}} {{outcome}}" },
       { expr: "histogram_quantile(0.95, sum by (le, sink) (rate(reagent_stream_sink_batch_duration_seconds_bucket[$__rate_interval])))", legend: "batch p95 {{sink}} (s)" },
@@ -231,6 +253,20 @@ const dashboard = {
         datasource: CH,
         query: "SELECT DISTINCT model FROM ${database}.attributions ORDER BY model",
         definition: "SELECT DISTINCT model FROM ${database}.attributions ORDER BY model",
+        includeAll: true,
+        allValue: "__all",
+        multi: true,
+        current: { text: "All", value: "$__all" },
+        refresh: 2,
+        hide: 0,
+      },
+      {
+        name: "tenant",
+        label: "Tenant",
+        type: "query",
+        datasource: CH,
+        query: "SELECT DISTINCT tenant_id FROM ${database}.attributions ORDER BY tenant_id",
+        definition: "SELECT DISTINCT tenant_id FROM ${database}.attributions ORDER BY tenant_id",
         includeAll: true,
         allValue: "__all",
         multi: true,

@@ -16,13 +16,15 @@ import { dropTestDatabase, testClickHouse, testEndpoints, uniqueName } from "./s
 const FROM = Date.UTC(2024, 0, 1) / 1000;
 const TO = Date.UTC(2026, 0, 1) / 1000;
 
-/** What the plugin sends for a dashboard over [FROM, TO] with every model selected. */
-function expand(sql: string, db: string): string {
+/** What the plugin sends for a dashboard over [FROM, TO] with every model and tenant selected (or the given ones). */
+function expand(sql: string, db: string, pick: { model?: string[]; tenant?: string[] } = {}): string {
+  const quoted = (vs: string[] | undefined): string => (vs ?? ["__all"]).map((v) => `'${v}'`).join(",");
   return sql
     .replace(/\$__timeFilter\((\w+)\)/g, `$1 >= toDateTime(${FROM}) AND $1 <= toDateTime(${TO})`)
     .replace(/\$__interval_s/g, "3600")
     .replace(/\$\{database\}/g, db)
-    .replace(/\$\{model:singlequote\}/g, "'__all'");
+    .replace(/\$\{model:singlequote\}/g, quoted(pick.model))
+    .replace(/\$\{tenant:singlequote\}/g, quoted(pick.tenant));
 }
 
 type Panel = { title: string; type: string; targets?: { rawSql?: string }[] };
@@ -49,8 +51,8 @@ describe("Grafana dashboard SQL on the real ClickHouse", () => {
     await admin?.close();
   });
 
-  const rows = async (sql: string): Promise<Record<string, unknown>[]> => {
-    const rs = await admin.query({ query: expand(sql, db), format: "JSONEachRow" });
+  const rows = async (sql: string, pick: { model?: string[]; tenant?: string[] } = {}): Promise<Record<string, unknown>[]> => {
+    const rs = await admin.query({ query: expand(sql, db, pick), format: "JSONEachRow" });
     return rs.json<Record<string, unknown>>();
   };
 
@@ -71,9 +73,25 @@ describe("Grafana dashboard SQL on the real ClickHouse", () => {
     expect(Number(conv!.converged)).toBeCloseTo(converged, 6);
   });
 
-  it("the model variable's query lists the stored models", async () => {
-    const v = (DASHBOARD.templating.list as { name: string; query: string }[]).find((x) => x.name === "model")!;
-    const models = (await rows(v.query)).map((r) => r.model);
-    expect(models.length).toBeGreaterThan(0);
+  it("the model and tenant variables list the stored values, and a selection filters every panel", async () => {
+    const variable = (name: string): string => (DASHBOARD.templating.list as { name: string; query: string }[]).find((x) => x.name === name)!.query;
+    const models = (await rows(variable("model"))).map((r) => r.model);
+    expect(models.sort()).toEqual([...new Set(QUERY_DATASET.map((r) => r.model.name))].sort());
+    const tenants = (await rows(variable("tenant"))).map((r) => r.tenant_id);
+    expect(tenants.sort()).toEqual([...new Set(QUERY_DATASET.map((r) => r.context.tenant_id ?? ""))].sort());
+    const count = sqlPanels.find(([t]) => t === "Attributions")![1];
+    for (const tenant of tenants as string[]) {
+      const [got] = await rows(count, { tenant: [tenant] });
+      expect(Number(got!.attributions), tenant).toBe(QUERY_DATASET.filter((r) => (r.context.tenant_id ?? "") === tenant).length);
+    }
+    const [both] = await rows(count, { model: [models[0] as string], tenant: tenants as string[] });
+    expect(Number(both!.attributions)).toBe(QUERY_DATASET.filter((r) => r.model.name === models[0]).length);
+  });
+
+  it("the faithfulness histogram has one row per scored attribution, NULL where a score is missing", async () => {
+    const out = await rows(sqlPanels.find(([t]) => t.startsWith("Faithfulness"))![1]);
+    expect(out).toHaveLength(QUERY_DATASET.filter((r) => r.faithfulness !== null && Object.keys(r.faithfulness).length > 0).length);
+    // The dataset's scores are named `comprehensiveness`, not the engine's `_ln_ratio`: no row reads as 0.
+    for (const r of out) expect(r.comprehensiveness).toBeNull();
   });
 });
