@@ -22,6 +22,8 @@ export interface MetricSpec {
   readonly buckets?: readonly number[];
 }
 
+/** The breaker states of src/models/http/guard.ts; each gets a series so a dashboard sees 0s, not gaps. */
+const BREAKER_STATES = ["closed", "open", "half_open"] as const;
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const ATTRIBUTION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const SINK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -44,6 +46,13 @@ export const METRIC_SPECS = {
     description: "Scoring endpoint request latency",
     attributes: ["model", "outcome"],
     buckets: LATENCY_BUCKETS,
+  },
+  endpointBreaker: {
+    name: "reagent_stream.endpoint.breaker.state",
+    kind: "gauge",
+    unit: "1",
+    description: "Scoring endpoint circuit breaker: 1 on the current state's series, 0 on the others",
+    attributes: ["model", "state"],
   },
   endpointErrors: { name: "reagent_stream.endpoint.errors", kind: "counter", unit: "{request}", description: "Scoring endpoint requests whose outcome was not ok", attributes: ["model", "outcome"] },
   attributionDuration: {
@@ -111,6 +120,7 @@ export class OtelPipelineMetrics implements PipelineMetrics, OtelSelfMetrics {
   private readonly sinkBatchDuration: Histogram;
   private readonly inFlightCounter: UpDownCounter;
   private readonly commitLagGauge: Gauge;
+  private readonly breakerGauge: Gauge;
 
   constructor(meter: Meter) {
     const counter = (s: MetricSpec): Counter => meter.createCounter(s.name, { unit: s.unit, description: s.description });
@@ -137,6 +147,7 @@ export class OtelPipelineMetrics implements PipelineMetrics, OtelSelfMetrics {
     this.sinkBatchDuration = histogram(M.sinkBatchDuration);
     this.inFlightCounter = meter.createUpDownCounter(M.inFlight.name, { unit: M.inFlight.unit, description: M.inFlight.description });
     this.commitLagGauge = meter.createGauge(M.commitLag.name, { unit: M.commitLag.unit, description: M.commitLag.description });
+    this.breakerGauge = meter.createGauge(M.endpointBreaker.name, { unit: M.endpointBreaker.unit, description: M.endpointBreaker.description });
   }
 
   private add(c: Counter, n: number, attrs: Attributes): void {
@@ -186,6 +197,17 @@ export class OtelPipelineMetrics implements PipelineMetrics, OtelSelfMetrics {
   endpointRequest(model: string, durationMs: number, outcome: string): void {
     this.seconds(this.endpointDuration, durationMs, { model, outcome });
     if (outcome !== "ok" && outcome !== "success") this.add(this.c.endpointErrors, 1, { model, outcome });
+  }
+  /**
+   * One series per state, the current one 1 (the kube-state-metrics way of exposing an enum): a
+   * single numeric code would make `state="open"` unqueryable and averages meaningless.
+   */
+  endpointBreaker(model: string, state: string): void {
+    try {
+      for (const s of new Set([...BREAKER_STATES, state])) this.breakerGauge.record(s === state ? 1 : 0, { model, state: s });
+    } catch {
+      // best effort
+    }
   }
   inFlight(delta: number): void {
     if (!Number.isFinite(delta)) return;

@@ -221,6 +221,39 @@ ORDER BY event_time DESC LIMIT 50`,
     ],
     "short",
   ),
+  promPanel(
+    "Scoring endpoint circuit breaker",
+    "state-timeline",
+    grid(0, 63, 24, 5),
+    // 0 closed, 1 half-open, 2 open: one series of reagent_stream_endpoint_breaker_state is 1 at a time.
+    [
+      {
+        expr: 'max by (model) (reagent_stream_endpoint_breaker_state{state="half_open"}) + 2 * max by (model) (reagent_stream_endpoint_breaker_state{state="open"})',
+        legend: "{{model}}",
+      },
+    ],
+    "none",
+    {
+      fieldConfig: {
+        defaults: {
+          unit: "none",
+          mappings: [
+            {
+              type: "value",
+              options: {
+                "0": { text: "closed", color: "green" },
+                "1": { text: "half-open", color: "orange" },
+                "2": { text: "open (attribution paused)", color: "red" },
+              },
+            },
+          ],
+          color: { mode: "thresholds" },
+          thresholds: { mode: "absolute", steps: [{ color: "green", value: null }, { color: "orange", value: 1 }, { color: "red", value: 2 }] },
+        },
+        overrides: [],
+      },
+    },
+  ),
 ];
 
 const dashboard = {

@@ -10,10 +10,10 @@ import type { Readable } from "node:stream";
 import { destination, pino, type DestinationStream, type Logger } from "pino";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
 import { createOtelExporter, type OtelExport } from "../../connectors/otel/index.js";
-import { loadAttributionModel, type LoadedModel } from "../models/endpoint.js";
+import { loadAttributionModel, type LoadedModel, type ScorerEvent } from "../models/endpoint.js";
 import { EngineAttributor, type RecordAttributor } from "../pipeline/attributor.js";
 import type { DeadLetterDeps, ProgressOutput, SinkDeps, SourceDeps } from "../pipeline/components.js";
-import type { DeadLetterSink, Sink, Source } from "../pipeline/contracts.js";
+import type { DeadLetterSink, PipelineMetrics, Sink, Source } from "../pipeline/contracts.js";
 import type { Env } from "./config-loader.js";
 import { RecordMapper } from "../pipeline/mapping/mapper.js";
 import { RecordSampler } from "../pipeline/sampling/sampler.js";
@@ -56,6 +56,27 @@ function buildSinks(cfg: WorkerConfig, deps: SinkDeps): Sink[] {
   return cfg.sinks.map((s) => createComponent<SinkDeps, Sink>(SINKS, s, deps));
 }
 
+/**
+ * An endpoint scorer's events as metrics: each request's latency and outcome, and the circuit
+ * breaker's state. The guard reports only transitions, so the first request (the start-up
+ * self-test) records `closed`: the state series exists from the start, not from the first outage.
+ */
+export function scorerEventMetrics(metrics: PipelineMetrics, model: string): (e: ScorerEvent) => void {
+  let breakerKnown = false;
+  return (e) => {
+    if (e.type === "breaker") {
+      breakerKnown = true;
+      metrics.endpointBreaker(model, e.to);
+    } else if (e.type === "request") {
+      if (!breakerKnown) {
+        breakerKnown = true;
+        metrics.endpointBreaker(model, "closed");
+      }
+      metrics.endpointRequest(model, e.latencyMs, e.ok ? "ok" : (e.errorKind ?? "error"));
+    }
+  };
+}
+
 /** Builds a worker from a validated config (loads the model, connects nothing yet but the scorer's self-test). */
 export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = {}): Promise<Worker> {
   const logger = opts.logger ?? createLogger(cfg.logging.level);
@@ -72,9 +93,7 @@ export async function buildWorker(cfg: WorkerConfig, opts: BuildWorkerOptions = 
     const modelName = cfg.scorer.type === "local" ? cfg.scorer.path : (cfg.scorer.model ?? cfg.scorer.type);
     model = await loadAttributionModel(cfg.scorer, {
       log: (text) => logger.info({ self_test: text }, "scorer self-test"),
-      onEvent: (e) => {
-        if (e.type === "request") metrics.endpointRequest(modelName, e.latencyMs, e.ok ? "ok" : (e.errorKind ?? "error"));
-      },
+      onEvent: scorerEventMetrics(metrics, modelName),
       ...(opts.env ? { env: opts.env } : {}),
     });
     const e = cfg.engine;

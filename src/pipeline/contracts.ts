@@ -61,6 +61,8 @@ export interface PipelineMetrics {
   modelCalls(n: number, model: string): void;
   tokensScored(n: number, model: string): void;
   endpointRequest(model: string, durationMs: number, outcome: string): void;
+  /** The scoring endpoint's circuit breaker is now in `state` (closed, open, half_open). */
+  endpointBreaker(model: string, state: string): void;
   inFlight(delta: number): void;
   commitLag(source: string, partition: string, lag: number): void;
   sinkBatch(sink: string, rows: number, durationMs: number, ok: boolean): void;
@@ -76,6 +78,7 @@ export const noopMetrics: PipelineMetrics = {
   modelCalls: () => undefined,
   tokensScored: () => undefined,
   endpointRequest: () => undefined,
+  endpointBreaker: () => undefined,
   inFlight: () => undefined,
   commitLag: () => undefined,
   sinkBatch: () => undefined,

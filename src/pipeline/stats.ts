@@ -83,6 +83,9 @@ export class StatsMetrics implements PipelineMetrics {
   endpointRequest(model: string, durationMs: number, outcome: string): void {
     this.inner.endpointRequest(model, durationMs, outcome);
   }
+  endpointBreaker(model: string, state: string): void {
+    this.inner.endpointBreaker(model, state);
+  }
   inFlight(delta: number): void {
     this.inflight += delta;
     this.inner.inFlight(delta);

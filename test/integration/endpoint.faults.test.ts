@@ -5,6 +5,8 @@
  * never a crash, never a silent wrong score.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createOtelExporter } from "../../connectors/otel/index.js";
+import { scorerEventMetrics } from "../../src/app/worker.js";
 import { CircuitOpenError, ScorerHttpError, ScorerMismatchError } from "../../src/errors.js";
 import { loadAttributionModel, type HttpScorer, type ScorerEvent, type ScorerExtras } from "../../src/models/endpoint.js";
 import type { ScoreSequence, ScoredSequence } from "../../src/attribution/scorer.js";
@@ -12,6 +14,7 @@ import { HfTextTokenizer } from "../../src/text/tokenizer.js";
 import { MODEL_DIR, endpointConfig, inputsFor, startServeModel, type RunningServeModel } from "./fixtures/endpoints.js";
 import { startFaultProxy, type FaultProxy } from "./fixtures/fault-proxy.js";
 import type { RunningServer } from "./fixtures/http.js";
+import { freePort } from "./fixtures/otlp-receiver.js";
 import { startOpenAiServer } from "./fixtures/protocol-servers.js";
 
 const tok = HfTextTokenizer.fromDir(MODEL_DIR);
@@ -128,6 +131,34 @@ describe("endpoint faults", () => {
     expect(scorer.stats.breaker.state).toBe("open");
     await expect(scorer.score(one, { topK: 3 })).rejects.toBeInstanceOf(CircuitOpenError);
     expect(scorer.stats.breaker.opens).toBe(2);
+  });
+
+  it("the worker's breaker gauge on /metrics follows the breaker: closed, open, closed", async () => {
+    const otel = await createOtelExporter({ prometheus: { enabled: true, port: await freePort() } }, { env: {} });
+    try {
+      // As src/app/worker.ts wires it: the self-test's first request records closed.
+      const m = await loadAttributionModel(endpointConfig("vllm", proxy.url, { timeout_ms: 2_000, retry: { ...FAST_RETRIES, max_attempts: 1 }, breaker: { failure_threshold: 1, cool_down_ms: 300 } }), {
+        onEvent: scorerEventMetrics(otel.metrics, "tiny-lm"),
+      });
+      const scorer = m.scorer as HttpScorer;
+      opened.push(scorer);
+      proxy.reset();
+      /** state -> value of reagent_stream_endpoint_breaker_state{model="tiny-lm"} on a real scrape. */
+      const states = async (): Promise<Record<string, number>> => {
+        const text = await (await fetch(otel.prometheusUrl!)).text();
+        const rows = [...text.matchAll(/^reagent_stream_endpoint_breaker_state\{([^}]*)\} (\S+)$/gm)].filter((r) => r[1]!.includes('model="tiny-lm"'));
+        return Object.fromEntries(rows.map((r) => [/state="(\w+)"/.exec(r[1]!)![1]!, Number(r[2])]));
+      };
+      expect(await states()).toEqual({ closed: 1, open: 0, half_open: 0 });
+      proxy.script({ kind: "status", status: 503 });
+      await expect(scorer.score(one, { topK: 3 })).rejects.toBeInstanceOf(ScorerHttpError);
+      expect(await states()).toEqual({ closed: 0, open: 1, half_open: 0 });
+      await new Promise((r) => setTimeout(r, 350));
+      expect(await scorer.score(one, { topK: 3 })).toEqual(expected); // the half-open probe succeeds
+      expect(await states()).toEqual({ closed: 1, open: 0, half_open: 0 });
+    } finally {
+      await otel.shutdown();
+    }
   });
 
   it("malformed JSON gives a clear retryable error; a retry that gets JSON succeeds", async () => {

@@ -163,6 +163,8 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     // The pipeline, played by hand: consume, parse, sample, attribute, write, commit.
     metrics.recordsConsumed(RECORDS.length + 2, "file");
     metrics.recordDeadLettered("parse", "record_invalid"); // one line that is not JSON
+    // The endpoint's breaker as src/app/worker.ts reports it: closed at the first request.
+    metrics.endpointBreaker(local.scorer.info.model, "closed");
     for (const rec of RECORDS) {
       metrics.recordParsed("file");
       metrics.recordDecision("sampled", "rate", rec.model);
@@ -379,6 +381,8 @@ describe("OTLP export to a real receiver, metrics on a real Prometheus endpoint"
     expect(promValue(samples, "reagent_stream_records_sampled_total")).toBe(4);
     expect(promValue(samples, "reagent_stream_records_skipped_total")).toBe(1);
     expect(promValue(samples, "reagent_stream_records_attributed_total")).toBe(3);
+    expect(promValue(samples, "reagent_stream_endpoint_breaker_state", { state: "closed" })).toBe(1);
+    expect(promValue(samples, "reagent_stream_endpoint_breaker_state", { state: "open" })).toBe(0);
     expect(promValue(samples, "reagent_stream_records_attributed_total", { model: "gpt-4o-mini" })).toBe(2);
     expect(promValue(samples, "reagent_stream_records_failed_total", { stage: "attribute", code: "input_rejected" })).toBe(1);
     expect(promValue(samples, "reagent_stream_records_dead_lettered_total")).toBe(2);

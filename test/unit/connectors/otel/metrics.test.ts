@@ -49,6 +49,8 @@ describe("OtelPipelineMetrics", () => {
     m.sinkBatch("clickhouse", 10, 5, false);
     m.exported("traces", 4);
     m.dropped("traces", "export_failed", 2);
+    m.endpointBreaker("gpt", "closed");
+    m.endpointBreaker("gpt", "open");
 
     const got = await collect(reader);
     const S = METRIC_SPECS;
@@ -68,6 +70,9 @@ describe("OtelPipelineMetrics", () => {
     expect(value(got.get(S.sinkRows.name), { sink: "clickhouse", outcome: "ok" })).toBe(100);
     expect(value(got.get(S.otelExported.name), { signal: "traces" })).toBe(4);
     expect(value(got.get(S.otelDropped.name), { signal: "traces", reason: "export_failed" })).toBe(2);
+    // The breaker: the current state's series is 1, every other state's 0 (none missing).
+    const breaker = got.get(S.endpointBreaker.name)!;
+    expect(Object.fromEntries(breaker.dataPoints.map((d) => [d.attributes.state, d.value]))).toEqual({ closed: 0, open: 1, half_open: 0 });
 
     const dur = got.get(S.attributionDuration.name)!;
     expect(dur.dataPointType).toBe(DataPointType.HISTOGRAM);
@@ -111,6 +116,7 @@ describe("OtelPipelineMetrics", () => {
     ]);
     expect(prometheusNames(METRIC_SPECS.inFlight)).toEqual(["reagent_stream_records_in_flight"]);
     expect(prometheusNames(METRIC_SPECS.commitLag)).toEqual(["reagent_stream_commit_lag"]);
+    expect(prometheusNames(METRIC_SPECS.endpointBreaker)).toEqual(["reagent_stream_endpoint_breaker_state"]);
     expect(prometheusFamily("x.bytes.sent", "By", "counter")).toBe("x_bytes_sent_bytes_total");
     expect(prometheusFamily("x.wait_seconds", "s", "histogram")).toBe("x_wait_seconds");
     expect(prometheusFamily("x.calls", "{call}", "counter")).toBe("x_calls_total");
