@@ -124,6 +124,9 @@ describe("Kubernetes manifests (deploy/kubernetes)", () => {
     expect(t.metadata.bootstrapServers).toBe(containerEnv.KAFKA_BROKERS);
     expect(so.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
     expect(so.spec.maxReplicaCount).toBeGreaterThanOrEqual(so.spec.minReplicaCount);
+    // Replicas beyond the partition count would idle: KEDA's kafka scaler caps its replica count
+    // at the partitions unless allowIdleConsumers is true, so the cap holds whatever the topic has.
+    expect(t.metadata.allowIdleConsumers ?? "false").toBe("false");
   });
 });
 
