@@ -9,7 +9,7 @@
  * Only the answer's first token is attributed (the one make-eval checked).
  *
  *   node --import tsx bench/realmodel/run.ts [--model smollm2] [--lengths 64,256] [--items 4] [--methods joint,loo,random]
- *        [--seeds 42,43] [--max-steps N] [--families needle,capital,multidoc] [--threads 2] [--faithfulness 8] [--tag name]
+ *        [--seeds 42,43] [--max-steps N] [--families needle,capital,multidoc] [--skip 0] [--threads 2] [--faithfulness 8] [--tag name]
  *
  * Methods: joint (token-level ReAGent, joint mode), loo, random (tokens); segfirst (segment-first
  * ReAGent over paragraphs, i.e. the items' documents, refining the top one to tokens), segfirst-u
@@ -17,7 +17,10 @@
  * (the same over sentences), cc32 / cc64 (ContextCite-style, 32 / 64 ablations over paragraphs),
  * loo-unit (leave-one-paragraph-out). Each is engine settings only.
  *
- * --items: records per family per length (answered items only, in file order).
+ * --items: records per family per length (answered items only, in file order); --skip: answered items
+ * per family passed over first, so a second run measures further items.
+ * The results file is rewritten after every record with `complete: false` until the run ends: a 1k/2k
+ * run takes hours on a shared machine and is often cut short.
  * --max-steps: joint mode's T_max (its patience still gives unconverged targets up at 100 steps).
  * A line per record and method goes to stderr.
  */
@@ -50,6 +53,7 @@ const METHODS: Record<string, { readonly cfg: EngineConfigInput; readonly seeded
 
 const lengths = arg("lengths", "64,256").split(",").map(Number);
 const perFamily = Number(arg("items", "4"));
+const skip = Number(arg("skip", "0"));
 const methods = arg("methods", "joint,loo,random").split(",");
 const seeds = arg("seeds", "42,43").split(",").map(Number);
 const maxSteps = arg("max-steps", "");
@@ -136,6 +140,16 @@ async function engineFor(method: string, seed: number): Promise<BuiltEngine> {
   return e;
 }
 
+const startLoad = loadavg()[0];
+/** Rewrites the results file; `complete` false while methods or lengths are still to run. */
+function writeResults(complete: boolean): void {
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(
+    `bench/results/realmodel${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
+    JSON.stringify({ command: commandLine(), date: new Date().toISOString(), complete, model: model.scorer.info.id, load_average_start: startLoad, summary, per_record: perRecord }, null, 2) + "\n",
+  );
+}
+
 const fmtLn = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? "n/a" : v.toFixed(2));
 
 const summary: Record<string, Record<string, Record<string, number>>> = {};
@@ -143,15 +157,16 @@ const perRecord: Record<string, Record<string, Row[]>> = {};
 console.log(`model ${model.scorer.info.id}; methods ${methods.join(", ")}; seeds ${seeds.join(", ")}${maxSteps ? `; joint T_max ${maxSteps}` : ""}; load average ${loadavg()[0]?.toFixed(1)}`);
 for (const L of lengths) {
   const answered = all.filter((i) => i.target_tokens === L && i.answered);
-  const items = families.flatMap((f) => answered.filter((i) => i.family === f).slice(0, perFamily));
+  const items = families.flatMap((f) => answered.filter((i) => i.family === f).slice(skip, skip + perFamily));
   // Unit recall of a blind guess: k of the item's units.
   const chance = (k: number): number => mean(items.map((i) => Math.min(k, i.units.length) / i.units.length));
   console.log(
-    `\n== ${L} tokens: ${answered.length}/${all.filter((i) => i.target_tokens === L).length} items answered; ${items.length} records (${perFamily} per family); units per record ${mean(items.map((i) => i.units.length)).toFixed(1)} (chance unit r@1 ${pct(chance(1))}, r@3 ${pct(chance(3))})`,
+    `\n== ${L} tokens: ${answered.length}/${all.filter((i) => i.target_tokens === L).length} items answered; ${items.length} records (${perFamily} per family${skip ? `, after ${skip}` : ""}); units per record ${mean(items.map((i) => i.units.length)).toFixed(1)} (chance unit r@1 ${pct(chance(1))}, r@3 ${pct(chance(3))})`,
   );
   (summary[String(L)] ??= {}).chance = { unit_recall_at_1: chance(1), unit_recall_at_3: chance(3), records: items.length };
   for (const method of methods) {
     const rows: Row[] = [];
+    (perRecord[String(L)] ??= {})[method] = rows; // filled record by record, so a cut run keeps its records
     for (const item of items) {
       const first = tok.encode(item.completion).ids.slice(0, 1);
       const req = { prompt: item.prompt, completion: tok.decode(first), completionIds: first, context: { record_id: item.id } };
@@ -183,6 +198,7 @@ for (const L of lengths) {
         faithfulness: res.faithfulness,
       };
       rows.push(row);
+      writeResults(false);
       console.error(
         `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}`}`,
       );
@@ -204,18 +220,14 @@ for (const L of lengths) {
       sufficiency_ln_ratio: mean(rows.map((r) => r.faithfulness?.sufficiency_ln_ratio ?? NaN)),
     };
     (summary[String(L)] ??= {})[method] = s;
-    (perRecord[String(L)] ??= {})[method] = rows;
+    writeResults(false);
     console.log(
       `${method.padEnd(13)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | sentence r@1 ${pct(s.sentence_recall_at_1).padStart(6)} | ${s.features_per_record.toFixed(0)} features | ` +
         `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)} | faithfulness ln-ratio vs random: comprehensiveness ${fmtLn(s.comprehensiveness_ln_ratio)}, sufficiency ${fmtLn(s.sufficiency_ln_ratio)} (${faithBudget} sequences)`,
     );
   }
 }
+writeResults(true);
 console.log(`command: ${commandLine()}`);
-mkdirSync("bench/results", { recursive: true });
-writeFileSync(
-  `bench/results/realmodel${arg("tag", "") ? `-${arg("tag", "")}` : ""}.json`,
-  JSON.stringify({ command: commandLine(), date: new Date().toISOString(), model: model.scorer.info.id, load_average_start: loadavg()[0], summary, per_record: perRecord }, null, 2) + "\n",
-);
 for (const e of engines.values()) await e.close();
 await model.scorer.close();
