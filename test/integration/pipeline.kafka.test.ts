@@ -110,7 +110,17 @@ describe("pipeline on Kafka: two workers, one SIGKILLed and restarted", () => {
 
   async function until(what: string, timeoutMs: number, ok: () => boolean | Promise<boolean>): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!(await ok())) {
+    // A poll that throws a retriable broker error (NOT_COORDINATOR while the group's coordinator
+    // moves under load) counts as "not yet", like the kafkajs clients the workers use.
+    const check = async (): Promise<boolean> => {
+      try {
+        return await ok();
+      } catch (err) {
+        if ((err as { retriable?: boolean }).retriable === true) return false;
+        throw err;
+      }
+    };
+    while (!(await check())) {
       if (Date.now() > deadline) {
         const logs = workers.map((w) => `--- ${w.name}\n${existsSync(join(dir, `${w.name}.log`)) ? readFileSync(join(dir, `${w.name}.log`), "utf8").slice(-3000) : ""}`).join("\n");
         throw new Error(`timed out waiting until ${what}\n${logs}`);
