@@ -33,7 +33,7 @@
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */
-import { keptCount, reagentSettings } from "../config.js";
+import { keptCount, reagentSettings, type StoppingSettings } from "../config.js";
 import { tokenLayout, type FeatureLayout } from "../features.js";
 import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "../targets.js";
 import { probabilityOf, samplerContext } from "../targets.js";
@@ -75,6 +75,26 @@ export function restores(logpKept: number | null, pOrig: number, pEmpty: number,
   const gain = Math.log(Math.max(pOrig, 1e-30)) - lo;
   if (gain < NOTHING_TO_EXPLAIN) return true;
   return (logpKept - lo) / gain >= fraction;
+}
+
+/**
+ * What must hold for `stable_steps` steps before a restore check: the set of the top
+ * `keepTopN` features and, with `ranks` > 0, the order of the top `ranks`. With few features
+ * (units) the set alone is no evidence: 5 of 5 units is always the same set.
+ */
+export function restoreStabilityKey(scores: Float64Array, replaceable: readonly boolean[], keepTopN: number, ranks: number): string {
+  const set = topNIndices(scores, keepTopN, replaceable)
+    .sort((a, b) => a - b)
+    .join(",");
+  return ranks > 0 ? `${topNIndices(scores, ranks, replaceable).join(",")}|${set}` : set;
+}
+
+/**
+ * Features a restore check keeps: n or the configured share, but always fewer than there are,
+ * so the check replaces something (keeping all of 5 units would pass without testing anything).
+ */
+export function restoreKeep(rule: StoppingSettings, features: number): number {
+  return Math.max(1, Math.min(keptCount(rule, features), features - 1));
 }
 
 /** One sequence with every replaceable prompt feature replaced: p(y_t | completion so far, no prompt) for every target. */
@@ -206,9 +226,7 @@ export async function jointLoop(
         let keep = rule.keep_top_n;
         if (rule.type === "restore") {
           // Stability is free (no model call): track the top-n, check only once it held.
-          const key = topNIndices(mean, rule.keep_top_n, s.replaceable)
-            .sort((a, b) => a - b)
-            .join(",");
+          const key = restoreStabilityKey(mean, s.replaceable, rule.keep_top_n, rule.stable_ranks);
           s.stableRun = key === s.stableKey ? s.stableRun + 1 : 1;
           s.stableKey = key;
           if (s.stableRun < rule.stable_steps && !last) continue;
@@ -216,7 +234,7 @@ export async function jointLoop(
             if (s.stableRun >= rule.stable_steps) s.probes.stopped.fill(true);
             continue;
           }
-          keep = keptCount(rule, s.replaceable.filter(Boolean).length);
+          keep = restoreKeep(rule, s.replaceable.filter(Boolean).length);
         }
         const { replace } = stoppingReplacement(mean, s.replaceable, keep);
         due.push({ s, b: ALL_PROBES, ids: seq.slice(0, s.position), replace: layout.expand(replace, s.position) });

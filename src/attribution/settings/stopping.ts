@@ -79,6 +79,12 @@ export const restoreStoppingSchema = z
         "restore: pass when the kept features alone recover this share of the log-evidence the prompt adds, (ln p_kept − ln p_no_prompt) / (ln p_orig − ln p_no_prompt) (or keep the target in the top-k); 0 = stop on stability alone (no check sequences)",
       ),
     stable_steps: z.number().int().min(1).default(5).describe("restore: check only after the top kept features were unchanged for this many consecutive steps"),
+    stable_ranks: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("restore: the order of the top this-many features must hold for stable_steps steps too (0 = only the set of the top keep_top_n). Unit level default 3: with a handful of units the set alone says nothing"),
     min_steps: z.number().int().min(0).default(10).describe("No check before every probe of the target received this many updates"),
     patience: patience(100),
   })

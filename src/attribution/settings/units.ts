@@ -18,8 +18,8 @@ const refineTop = z
   .optional()
   .describe("ReAGent only: refine the top this-many units to tokens with a second, token-level run inside them (0 = shares spread evenly over each unit's tokens). Default 1 for reagent, 0 otherwise");
 
-/** Default step budget of the token refinement: with the unit level's 4 probes, about 120 sequences. */
-export const REFINE_MAX_STEPS = 30;
+/** Default step budget of the token refinement: with the unit level's 4 probes, about 80 sequences. */
+export const REFINE_MAX_STEPS = 20;
 
 const refineMaxSteps = z
   .number()

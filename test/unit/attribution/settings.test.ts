@@ -23,8 +23,8 @@ describe("engine settings as per-strategy sections", () => {
   });
 
   it("resolve defaults that depend on the method: the stopping rule and refine_top", () => {
-    expect(resolveEngineConfig({ units: "segment" }).units).toEqual({ type: "segment", refine_top: 1, refine_max_steps: 30 });
-    expect(resolveEngineConfig({ units: "segment", method: "context_cite" }).units).toEqual({ type: "segment", refine_top: 0, refine_max_steps: 30 });
+    expect(resolveEngineConfig({ units: "segment" }).units).toEqual({ type: "segment", refine_top: 1, refine_max_steps: 20 });
+    expect(resolveEngineConfig({ units: "segment", method: "context_cite" }).units).toEqual({ type: "segment", refine_top: 0, refine_max_steps: 20 });
     expect(resolveEngineConfig({ method: "context_cite" }).method).toEqual({ type: "context_cite", ablations: 64, keep_prob: 0.5, lasso_alpha: 0.01 });
   });
 

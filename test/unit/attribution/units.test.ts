@@ -5,7 +5,7 @@ import { contextCite } from "../../../src/attribution/context-cite.js";
 import { deletionFaithfulness, topOverlap } from "../../../src/attribution/faithfulness.js";
 import { tokenLayout, unitLayout } from "../../../src/attribution/features.js";
 import { lasso } from "../../../src/attribution/lasso.js";
-import { reagentJoint, restores } from "../../../src/attribution/reagent/joint.js";
+import { reagentJoint, restoreKeep, restores, restoreStabilityKey } from "../../../src/attribution/reagent/joint.js";
 import { createRng } from "../../../src/attribution/rng.js";
 import { UniformSampler } from "../../../src/attribution/samplers/uniform.js";
 import { CountingScorer } from "../../../src/attribution/scorer.js";
@@ -143,6 +143,32 @@ describe("the restore stopping rule", () => {
     expect(out.targets.every((t) => t.converged)).toBe(true);
     expect(argmax(out.targets[0]!.importance)).toBe(KEY_POS);
     expect(out.targets[0]!.steps).toBeLessThan(300);
+  });
+
+  it("keeps fewer features than there are, so a check over a handful of units tests something", () => {
+    const rule = resolveEngineConfig({ stopping: { type: "restore", keep_top_n: 5 } }).stopping;
+    expect(restoreKeep(rule, 5)).toBe(4);
+    expect(restoreKeep(rule, 12)).toBe(5);
+    expect(restoreKeep(rule, 1)).toBe(1);
+    expect(restoreKeep(rule, 1000)).toBe(100); // keep_fraction 0.1
+  });
+
+  it("with stable_ranks, the order of the top features must hold, not just the kept set", () => {
+    const replaceable = [true, true, true, true, true];
+    const a = restoreStabilityKey(Float64Array.from([5, 4, 3, 2, 1]), replaceable, 5, 0);
+    const b = restoreStabilityKey(Float64Array.from([4, 5, 3, 2, 1]), replaceable, 5, 0);
+    expect(a).toBe(b); // the top-5 set of 5 units never changes
+    expect(restoreStabilityKey(Float64Array.from([5, 4, 3, 2, 1]), replaceable, 5, 3)).not.toBe(restoreStabilityKey(Float64Array.from([4, 5, 3, 2, 1]), replaceable, 5, 3));
+    expect(restoreStabilityKey(Float64Array.from([5, 4, 3, 2, 1]), replaceable, 2, 3)).toBe(restoreStabilityKey(Float64Array.from([5, 4, 3, 1, 2]), replaceable, 2, 3));
+  });
+
+  it("unit level defaults: the top-3 order holds, 2 units kept, 90% restored, checks from step 20", async () => {
+    const cfg = resolveEngineConfig({ units: "segment" });
+    expect(cfg.stopping).toMatchObject({ type: "restore", keep_top_n: 2, restore: 0.9, stable_ranks: 3, min_steps: 20, patience: 60 });
+    const out = await run(reagentJoint, input(true), { units: { type: "segment", refine_top: 0 } });
+    expect(out.targets[0]!.converged).toBe(true);
+    expect(out.targets[0]!.steps).toBeGreaterThanOrEqual(20);
+    expect(argmax(out.units!.scores)).toBe(3); // the key's unit
   });
 
   it("with restore 0, stops on stability alone without check sequences", async () => {
