@@ -12,7 +12,7 @@ import { buildEngine } from "../../src/app/engine.js";
 import { causalRecallAtK } from "../../src/attribution/metrics.js";
 import { loadAttributionModel, type LoadedModel } from "../../src/models/endpoint.js";
 import { resolveModelDir } from "../../src/models/local-model.js";
-import { makeItem } from "../../bench/realmodel/items.js";
+import { evalItemSchema, makeItem } from "../../bench/realmodel/items.js";
 import { runScorerConformance } from "../conformance/scorer.js";
 
 const DIR = resolveModelDir("smollm2");
@@ -89,6 +89,23 @@ if (!built) {
       const res = await built.engine.attribute({ prompt: item.prompt, completion: item.completion, context: { record_id: item.id } });
       expect(res.targets[0]!.p_original).toBeGreaterThan(0.2);
       expect(causalRecallAtK(res, item.causal.slice(0, 1), 3)).toBe(true);
+    });
+
+    it("segment-first on a 256-token capital item: converged, the country's paragraph above every distractor", { timeout: 600_000 }, async () => {
+      // The item the token-level stopping defaults got wrong at unit level (a distractor first after 14 steps).
+      const item = evalItemSchema.parse(JSON.parse(readFileSync("models/eval/smollm2.jsonl", "utf8").split("\n").find((l) => l.includes('"id":"capital-256-0"')) as string));
+      const built = await buildEngine({ model, engine: { method: "reagent", mode: "joint", units: "paragraph", seed: 42, max_targets: 1 } });
+      const first = model.tokenizer.encode(item.completion).ids.slice(0, 1);
+      const res = await built.engine.attribute({ prompt: item.prompt, completion: model.tokenizer.decode(first), completionIds: first, context: { record_id: item.id } });
+      expect(res.unit_level).toBe("paragraph");
+      expect(res.convergence.converged).toBe(true);
+      expect(res.config.stopping).toMatchObject({ type: "restore", stable_ranks: 3 });
+      // Documents only (the closing cue paragraph is a unit too, but not a document of the item).
+      const scoreOf = (d: { start: number; end: number }): number => res.units.filter((u) => u.start < d.end && d.start < u.end).reduce((s, u) => s + u.score, 0);
+      const docs = item.units.map(scoreOf);
+      const causal = docs[item.causal_unit] as number;
+      expect(docs.every((s, k) => k === item.causal_unit || s < causal)).toBe(true);
+      expect(res.cost.sequences_evaluated).toBeLessThan(400);
     });
   });
 
