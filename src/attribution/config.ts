@@ -14,7 +14,7 @@ import { deprecatedBy } from "../config-aliases.js";
 import { parseConfig } from "../config-issues.js";
 import { ConfigError } from "../errors.js";
 import { faithfulnessSchema, faithfulnessSettingsSchema, type FaithfulnessSettings } from "./settings/faithfulness.js";
-import { ENGINE_DEPRECATED_FIELDS, deprecatedEngineFields, liftLegacyEngineFields } from "./settings/legacy.js";
+import { ENGINE_DEPRECATED_FIELDS, deprecatedEngineFields, isPlainObject, liftLegacyEngineFields } from "./settings/legacy.js";
 import { TOKEN_LEVEL_PROBES, UNIT_LEVEL_PROBES, methodSchema, modeIds, resolvedMethodSchema, type methodSettingsSchema, type MethodSettings, type ReagentSettings } from "./settings/method.js";
 import { samplerSchema, samplerSettingsSchema, type SamplerSettings } from "./settings/sampler.js";
 import { stoppingSchema, stoppingSettingsSchema, type StoppingSettings } from "./settings/stopping.js";
@@ -73,7 +73,7 @@ type ParsedSettings = z.output<typeof engineSettingsObject>;
 /** The engine section schema (deprecated names lifted, cross-section rules checked) around `obj`, which may extend `engineSettingsObject`. */
 export function engineSettingsFrom<T extends z.ZodObject>(obj: T) {
   // The lift happens in the preprocess; deprecatedBy lets `config check` and the worker's log name each old field.
-  const schema = z.preprocess(liftLegacyEngineFields, obj.superRefine((cfg, ctx) => checkSettings(cfg as unknown as ParsedSettings, ctx)));
+  const schema = z.preprocess((raw, ctx) => withUnitRestoreDefaults(liftLegacyEngineFields(raw, ctx)), obj.superRefine((cfg, ctx) => checkSettings(cfg as unknown as ParsedSettings, ctx)));
   return deprecatedBy(schema, (raw) => deprecatedEngineFields(raw).map((d) => ({ from: d.field, to: d.replacement })));
 }
 
@@ -123,6 +123,19 @@ export function defaultStopping(method: ParsedSettings["method"], units?: Parsed
  * the top-3 order must hold, the check keeps 2 units and must restore 90% of the evidence.
  */
 export const UNIT_LEVEL_RESTORE = { type: "restore", keep_top_n: 2, restore: 0.9, stable_ranks: 3, min_steps: 20, patience: 60 } as const;
+
+/**
+ * At unit level a restore rule written with some knobs (`stopping: restore`, `--stable-steps 7`)
+ * takes the unit defaults for the others: the token defaults would silently undo them.
+ */
+function withUnitRestoreDefaults(raw: unknown): unknown {
+  if (!isPlainObject(raw)) return raw;
+  const level = typeof raw.units === "string" ? raw.units : isPlainObject(raw.units) ? raw.units.type : undefined;
+  if (level === undefined || level === "token") return raw;
+  const rule = typeof raw.stopping === "string" ? { type: raw.stopping } : isPlainObject(raw.stopping) ? raw.stopping : undefined;
+  if (rule?.type !== "restore") return raw;
+  return { ...raw, stopping: { ...UNIT_LEVEL_RESTORE, ...rule } };
+}
 
 function resolveParsed(p: ParsedSettings): EngineConfig {
   const u = p.units;

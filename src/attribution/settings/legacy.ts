@@ -115,6 +115,6 @@ export function liftLegacyEngineFields(raw: unknown, ctx: z.core.$RefinementCtx)
   return out;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -100,8 +100,10 @@ describe("segment-first ReAGent (units, then tokens inside the top unit)", () =>
   });
 
   it("costs fewer sequences than the same rule over every token", async () => {
-    const segment = await run(reagentJoint, input(true), cfg, 3);
-    const tokens = await run(reagentJoint, input(false), { ...cfg, units: "token" }, 3);
+    // Every knob written out: at unit level `stopping: restore` alone takes the unit defaults.
+    const same: EngineConfigInput = { ...cfg, stopping: { type: "restore", keep_top_n: 5, restore: 0.5, stable_ranks: 0, min_steps: 10, patience: 100 } };
+    const segment = await run(reagentJoint, input(true), same, 3);
+    const tokens = await run(reagentJoint, input(false), { ...same, units: "token" }, 3);
     expect(segment.sequences).toBeLessThan(tokens.sequences);
   });
 
@@ -165,6 +167,10 @@ describe("the restore stopping rule", () => {
   it("unit level defaults: the top-3 order holds, 2 units kept, 90% restored, checks from step 20", async () => {
     const cfg = resolveEngineConfig({ units: "segment" });
     expect(cfg.stopping).toMatchObject({ type: "restore", keep_top_n: 2, restore: 0.9, stable_ranks: 3, min_steps: 20, patience: 60 });
+    // A restore rule written with one knob keeps the unit defaults for the others.
+    expect(resolveEngineConfig({ units: "paragraph", stopping: { type: "restore", stable_steps: 7 } }).stopping).toMatchObject({ keep_top_n: 2, restore: 0.9, stable_ranks: 3, stable_steps: 7 });
+    expect(resolveEngineConfig({ units: "paragraph", stopping: "restore" }).stopping).toEqual(cfg.stopping);
+    expect(resolveEngineConfig({ stopping: "restore" }).stopping).toMatchObject({ keep_top_n: 5, restore: 0.5, stable_ranks: 0 });
     const out = await run(reagentJoint, input(true), { units: { type: "segment", refine_top: 0 } });
     expect(out.targets[0]!.converged).toBe(true);
     expect(out.targets[0]!.steps).toBeGreaterThanOrEqual(20);
