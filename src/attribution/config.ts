@@ -27,7 +27,7 @@ export { unitLevels, type UnitLevel, type UnitsSettings } from "./settings/units
 export type { FaithfulnessSettings } from "./settings/faithfulness.js";
 export { ENGINE_DEPRECATED_FIELDS, deprecatedEngineFields, type DeprecatedField } from "./settings/legacy.js";
 
-export const aggregationIds = ["probes", "pooled"] as const;
+export const aggregationIds = ["probes", "pooled", "surrogate"] as const;
 
 const deprecated = (field: string) => `Deprecated: use ${ENGINE_DEPRECATED_FIELDS[field] as string}`;
 
@@ -58,7 +58,7 @@ export const engineSettingsObject = z
       .enum(aggregationIds)
       .optional()
       .describe(
-        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, one score carrying every probe's updates (docs/attribution.md). Default: probes at token level, pooled at unit level",
+        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, one score carrying every probe's updates; `surrogate` (a deviation, joint mode only) fits ContextCite's sparse linear surrogate to every update draw of the walk, crediting each feature with its own effect rather than its co-replaced neighbours' (docs/attribution.md). Default: probes at token level, pooled at unit level",
       ),
     units: unitsSchema.prefault("token"),
     faithfulness: faithfulnessSchema.prefault("off"),
@@ -172,7 +172,7 @@ function checkSettings(cfg: ParsedSettings, ctx: z.core.$RefinementCtx): void {
     if (rule.min_steps !== 0) issue(["stopping", "min_steps"], "min_steps applies to joint mode only; reference mode checks after every update");
     if (rule.patience !== 0) issue(["stopping", "patience"], "patience applies to joint mode only; reference mode stops at max_steps");
   }
-  if ((cfg.aggregation ?? "probes") !== "probes") issue(["aggregation"], "aggregation: pooled applies to joint mode only; reference mode averages its converged probes as published");
+  if ((cfg.aggregation ?? "probes") !== "probes") issue(["aggregation"], `aggregation: ${cfg.aggregation} applies to joint mode only; reference mode averages its converged probes as published`);
   if (cfg.units.type !== "token") issue(["units"], `units: ${cfg.units.type} applies to joint mode only; reference mode is the published token-level loop`);
 }
 

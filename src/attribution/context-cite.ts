@@ -15,7 +15,7 @@ import { lasso } from "./lasso.js";
 import type { MethodDeps, MethodOutput, TargetAttribution, TargetsInput } from "./targets.js";
 import { probabilityOf, samplerContext } from "./targets.js";
 import { unperturbedPass } from "./unperturbed.js";
-import { normalise } from "./vector-math.js";
+import { logitProb, normalise } from "./vector-math.js";
 
 export async function contextCite(input: TargetsInput, deps: MethodDeps): Promise<MethodOutput> {
   const m = deps.config.method;
@@ -67,10 +67,4 @@ export async function contextCite(input: TargetsInput, deps: MethodDeps): Promis
     };
   });
   return { targets, warnings, ...(input.units ? unitScores(layout, slotRows) : {}) };
-}
-
-/** ContextCite's target: the logit of the token's probability, finite at p = 0 and 1. */
-function logitProb(p: number): number {
-  const q = Math.min(1 - 1e-9, Math.max(1e-12, p));
-  return Math.log(q) - Math.log(1 - q);
 }

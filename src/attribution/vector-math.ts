@@ -114,3 +114,9 @@ export function topKOverlap(a: ArrayLike<number>, b: ArrayLike<number>, k: numbe
   for (const i of tb) if (ta.has(i)) hit++;
   return hit / Math.min(k, tb.length);
 }
+
+/** ContextCite's surrogate target: the logit of a probability, finite at p = 0 and 1. */
+export function logitProb(p: number): number {
+  const q = Math.min(1 - 1e-9, Math.max(1e-12, p));
+  return Math.log(q) - Math.log(1 - q);
+}

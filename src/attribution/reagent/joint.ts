@@ -29,7 +29,9 @@
  * - `patience` S > 0: a target none of whose probes converged within S steps is given up like
  *   one that reached T_max (`converged: false`, mean over all probes).
  * - `aggregation: pooled` (a deviation, opt-in): softmax of the probes' mean z, used by the
- *   ensemble/restore checks and the result; `probes` (default) is the published mean of softmax(z).
+ *   ensemble/restore checks and the result; `probes` (default) is the published mean of softmax(z);
+ *   `surrogate` (a deviation, opt-in): a Lasso over every update draw of the target (surrogate.ts),
+ *   pooled z while that fit has no positive weight yet.
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */
@@ -41,6 +43,7 @@ import { unperturbedPass, type UnperturbedPass } from "../unperturbed.js";
 import { topNIndices } from "../vector-math.js";
 import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, scoreOf, stoppingReplacement } from "./probes.js";
 import { segmentFirst } from "./segment-first.js";
+import { DrawLog } from "./surrogate.js";
 
 /** Probe index of an ensemble check: it speaks for all of the target's probes. */
 const ALL_PROBES = -1;
@@ -59,6 +62,14 @@ interface TargetState {
   /** Restore rule: the top-n slots at the last step and for how many consecutive steps they held. */
   stableKey: string;
   stableRun: number;
+  /** `aggregation: surrogate`: every update draw of every probe. */
+  readonly draws?: DrawLog;
+}
+
+/** A target's current scores under the configured aggregation (the stopping checks' and the result's). */
+function targetScores(s: TargetState, how: MethodDeps["config"]["aggregation"], zs: readonly Float64Array[] = s.probes.z): Float64Array {
+  if (how !== "surrogate") return scoreOf(zs, s.replaceable, s.slots, how);
+  return s.draws?.importance() ?? scoreOf(zs, s.replaceable, s.slots, "pooled");
 }
 
 /** Log-evidence of a target below which its context does not matter: nothing to explain, the check passes. */
@@ -168,6 +179,7 @@ export async function jointLoop(
       steps: 0,
       stableKey: "",
       stableRun: 0,
+      ...(cfg.aggregation === "surrogate" ? { draws: new DrawLog(replaceable) } : {}),
     };
   });
   const rng = deps.rng.fork("joint");
@@ -209,6 +221,7 @@ export async function jointLoop(
         if (!s.probes.isLive(b) || mask[s.position]) continue;
         const p = probabilityOf(byPos.get(s.position)?.logprob ?? null, `scoring a joint update step at position ${s.position}`);
         applyUpdate(s.probes.z[b] as Float64Array, slotMasks[j] as boolean[], s.replaceable, s.pOrig - p, m.clamp_eps);
+        s.draws?.add(slotMasks[j] as boolean[], p);
         s.probes.steps[b] = (s.probes.steps[b] as number) + 1;
         updated.add(`${s.t}:${b}`);
       }
@@ -222,7 +235,7 @@ export async function jointLoop(
         const live = s.probes.live();
         if (live.length === 0 || !live.some((b) => updated.has(`${s.t}:${b}`))) continue;
         if (!last && live.some((b) => (s.probes.steps[b] as number) < rule.min_steps)) continue;
-        const mean = scoreOf(s.probes.z, s.replaceable, s.slots, cfg.aggregation);
+        const mean = targetScores(s, cfg.aggregation);
         let keep = rule.keep_top_n;
         if (rule.type === "restore") {
           // Stability is free (no model call): track the top-n, check only once it held.
@@ -283,16 +296,18 @@ export async function jointLoop(
   }
 
   const out: LoopTarget[] = states.map((s) => {
-    const agg = aggregateProbes(s.probes, cfg.aggregation);
+    const agg = aggregateProbes(s.probes, cfg.aggregation === "surrogate" ? "pooled" : cfg.aggregation);
+    // The surrogate reads every draw: at unit level all probes stop together, so converged or not is the same set.
+    const importance = cfg.aggregation === "surrogate" ? targetScores(s, cfg.aggregation) : agg.importance;
     if (!agg.converged) {
       const limit = s.steps < m.max_steps && rule.patience > 0 ? `${s.steps} steps (patience)` : `${m.max_steps} steps`;
-      warnings.push(`target ${s.t}: no probe converged within ${limit}; importance is the mean over all probes`);
+      warnings.push(`target ${s.t}: no probe converged within ${limit}; importance is ${cfg.aggregation === "surrogate" ? "the surrogate over all draws" : "the mean over all probes"}`);
     }
     return {
       index: s.t,
       tokenId: s.y,
-      importance: layout.spread(agg.importance, s.position),
-      slotImportance: agg.importance,
+      importance: layout.spread(importance, s.position),
+      slotImportance: importance,
       pOriginal: s.pOrig,
       converged: agg.converged,
       probesConverged: agg.probesConverged,
