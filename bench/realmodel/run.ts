@@ -13,7 +13,8 @@
  *
  * Methods: joint (token-level ReAGent, joint mode), loo, random (tokens); segfirst (segment-first
  * ReAGent over paragraphs, i.e. the items' documents, refining the top one to tokens), segfirst-u
- * (its unit stage only: refine_top 0), segfirst-sent
+ * (its unit stage only: refine_top 0), segfirst-u32 / segfirst-u64 (the unit stage capped at 7 / 15 steps,
+ * ≤ 32 / 64 sequences: ReAGent at ContextCite's call counts), segfirst-sent
  * (the same over sentences), cc32 / cc64 (ContextCite-style, 32 / 64 ablations over paragraphs),
  * loo-unit (leave-one-paragraph-out). Each is engine settings only.
  *
@@ -46,6 +47,15 @@ const METHODS: Record<string, { readonly cfg: EngineConfigInput; readonly seeded
   // Unit stage only (no token refinement inside the top unit): the cost of ranking the documents.
   "segfirst-u": { cfg: { method: "reagent", mode: "joint", units: { type: "paragraph", refine_top: 0 } }, seeded: true },
   "segfirst-sent": { cfg: { method: "reagent", mode: "joint", units: "sentence" }, seeded: true },
+  // The unit stage at ContextCite's call counts (equal-calls comparison): 4 probes × 7 / 15 steps plus the
+  // unperturbed pass, the empty-prompt pass and the final restore check: ≤ 32 / 64 sequences. The check at
+  // the last step still decides `converged`.
+  "segfirst-u32": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 7 }, units: { type: "paragraph", refine_top: 0 } }, seeded: true },
+  "segfirst-u64": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 15 }, units: { type: "paragraph", refine_top: 0 } }, seeded: true },
+  // The same with `aggregation: surrogate` (the walk's draws read by a Lasso; no extra calls).
+  "segfirst-s32": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 7 }, units: { type: "paragraph", refine_top: 0 }, aggregation: "surrogate" }, seeded: true },
+  "segfirst-s64": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 15 }, units: { type: "paragraph", refine_top: 0 }, aggregation: "surrogate" }, seeded: true },
+  "segfirst-s": { cfg: { method: "reagent", mode: "joint", units: "paragraph", aggregation: "surrogate" }, seeded: true },
   cc32: { cfg: { method: { type: "context_cite", ablations: 32 }, units: "paragraph" }, seeded: true },
   cc64: { cfg: { method: { type: "context_cite", ablations: 64 }, units: "paragraph" }, seeded: true },
   "loo-unit": { cfg: { method: "loo", units: "paragraph" }, seeded: false },
@@ -123,6 +133,10 @@ type Row = {
   unit_r3: boolean;
   sent_r1: boolean;
   seed_top3_overlap: number | null;
+  /** Whether both seeds rank the same feature first. */
+  seed_top1_agree: boolean | null;
+  /** Each seed's top-3 features (unit or token indices), for reading what the overlap misses. */
+  top3_by_seed: number[][];
   faithfulness: Record<string, number> | null;
 };
 const engines = new Map<string, BuiltEngine>();
@@ -174,10 +188,14 @@ for (const L of lengths) {
       const res = await (await engineFor(method, seeds[0] as number)).engine.attribute(req);
       const wall = (performance.now() - t0) / 1000;
       let overlap: number | null = null;
+      let top1: boolean | null = null;
+      const tops = [top3(res)];
       if (METHODS[method]!.seeded && seeds.length > 1) {
         const res2 = await (await engineFor(method, seeds[1] as number)).engine.attribute(req);
-        const b = new Set(top3(res2));
-        overlap = top3(res).filter((i) => b.has(i)).length / 3;
+        tops.push(top3(res2));
+        const b = new Set(tops[1]);
+        overlap = (tops[0] as number[]).filter((i) => b.has(i)).length / 3;
+        top1 = tops[0]?.[0] === tops[1]?.[0];
       }
       const row: Row = {
         id: item.id,
@@ -195,12 +213,14 @@ for (const L of lengths) {
         unit_r3: unitRecall(res, item, 3),
         sent_r1: sentenceAt1(res, item),
         seed_top3_overlap: overlap,
+        seed_top1_agree: top1,
+        top3_by_seed: tops,
         faithfulness: res.faithfulness,
       };
       rows.push(row);
       writeResults(false);
       console.error(
-        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}`}`,
+        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}, top-1 ${top1 ? "agrees" : "differs"} (${tops.map((t) => t.join(",")).join(" / ")})`}`,
       );
     }
     const b = (f: (r: Row) => boolean): number => mean(rows.map((r) => (f(r) ? 1 : 0)));
@@ -216,6 +236,7 @@ for (const L of lengths) {
       wall_s_per_record: mean(rows.map((r) => r.wall_s)),
       converged: b((r) => r.converged),
       seed_top3_overlap: mean(rows.map((r) => r.seed_top3_overlap ?? NaN)),
+      seed_top1_agreement: mean(rows.map((r) => (r.seed_top1_agree === null ? NaN : r.seed_top1_agree ? 1 : 0))),
       comprehensiveness_ln_ratio: mean(rows.map((r) => r.faithfulness?.comprehensiveness_ln_ratio ?? NaN)),
       sufficiency_ln_ratio: mean(rows.map((r) => r.faithfulness?.sufficiency_ln_ratio ?? NaN)),
     };
@@ -223,7 +244,7 @@ for (const L of lengths) {
     writeResults(false);
     console.log(
       `${method.padEnd(13)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | sentence r@1 ${pct(s.sentence_recall_at_1).padStart(6)} | ${s.features_per_record.toFixed(0)} features | ` +
-        `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)} | faithfulness ln-ratio vs random: comprehensiveness ${fmtLn(s.comprehensiveness_ln_ratio)}, sufficiency ${fmtLn(s.sufficiency_ln_ratio)} (${faithBudget} sequences)`,
+        `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)}, top-1 agreement ${Number.isNaN(s.seed_top1_agreement) ? "n/a" : pct(s.seed_top1_agreement)} | faithfulness ln-ratio vs random: comprehensiveness ${fmtLn(s.comprehensiveness_ln_ratio)}, sufficiency ${fmtLn(s.sufficiency_ln_ratio)} (${faithBudget} sequences)`,
     );
   }
 }
