@@ -107,6 +107,23 @@ if (!built) {
       expect(docs.every((s, k) => k === item.causal_unit || s < causal)).toBe(true);
       expect(res.cost.sequences_evaluated).toBeLessThan(400);
     });
+
+    it("the unit stage at ContextCite's 32 calls with aggregation: surrogate puts the country's paragraph first on the same item", { timeout: 300_000 }, async () => {
+      // With pooled z at this budget the order of the paragraphs is co-replacement noise (docs/benchmarks.md, "Equal calls").
+      const item = evalItemSchema.parse(JSON.parse(readFileSync("models/eval/smollm2.jsonl", "utf8").split("\n").find((l) => l.includes('"id":"capital-256-0"')) as string));
+      const built = await buildEngine({
+        model,
+        engine: { method: { type: "reagent", mode: "joint", max_steps: 7 }, units: { type: "paragraph", refine_top: 0 }, aggregation: "surrogate", seed: 42, max_targets: 1 },
+      });
+      const first = model.tokenizer.encode(item.completion).ids.slice(0, 1);
+      const res = await built.engine.attribute({ prompt: item.prompt, completion: model.tokenizer.decode(first), completionIds: first, context: { record_id: item.id } });
+      expect(res.config.aggregation).toBe("surrogate");
+      expect(res.cost.sequences_evaluated).toBeLessThanOrEqual(32);
+      const scoreOf = (d: { start: number; end: number }): number => res.units.filter((u) => u.start < d.end && d.start < u.end).reduce((s, u) => s + u.score, 0);
+      const docs = item.units.map(scoreOf);
+      const causal = docs[item.causal_unit] as number;
+      expect(docs.every((s, k) => k === item.causal_unit || s < causal)).toBe(true);
+    });
   });
 
   const tok = (await import("../../src/text/tokenizer.js")).HfTextTokenizer.fromDir(DIR);
