@@ -67,9 +67,9 @@ interface TargetState {
 }
 
 /** A target's current scores under the configured aggregation (the stopping checks' and the result's). */
-function targetScores(s: TargetState, how: MethodDeps["config"]["aggregation"], zs: readonly Float64Array[] = s.probes.z): Float64Array {
-  if (how !== "surrogate") return scoreOf(zs, s.replaceable, s.slots, how);
-  return s.draws?.importance() ?? scoreOf(zs, s.replaceable, s.slots, "pooled");
+function targetScores(s: TargetState, how: MethodDeps["config"]["aggregation"]): Float64Array {
+  if (how !== "surrogate") return scoreOf(s.probes.z, s.replaceable, s.slots, how);
+  return s.draws?.importance() ?? scoreOf(s.probes.z, s.replaceable, s.slots, "pooled");
 }
 
 /** Log-evidence of a target below which its context does not matter: nothing to explain, the check passes. */

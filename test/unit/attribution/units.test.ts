@@ -122,6 +122,22 @@ describe("segment-first ReAGent (units, then tokens inside the top unit)", () =>
     expect(capped.targets.some((x) => x.converged)).toBe(true);
   });
 
+  it("aggregation: surrogate runs through the loop: the key unit first at a 7-step budget, units without an effect at exactly 0", async () => {
+    const capped: EngineConfigInput = { ...cfg, method: { type: "reagent", num_probes: 4, max_steps: 7 }, units: { type: "segment", refine_top: 0 } };
+    for (let seed = 0; seed < 3; seed++) {
+      // One target: 51 depends on the completion token 50, not on the prompt.
+      const surrogate = await run(reagentJoint, input(true, [50]), { ...capped, aggregation: "surrogate" }, seed);
+      const pooled = await run(reagentJoint, input(true, [50]), capped, seed);
+      const scores = surrogate.units?.scores ?? [];
+      expect(argmax(scores)).toBe(3);
+      // The Lasso's zero weights (softmax of z is never exactly 0): the surrogate, not z, ranked.
+      expect(scores.filter((x) => x === 0).length).toBeGreaterThan(0);
+      expect((pooled.units?.scores ?? []).some((x) => x === 0)).toBe(false);
+      // Same walk, same calls.
+      expect(surrogate.sequences).toBe(pooled.sequences);
+    }
+  });
+
   it("spreads unit shares evenly when refine_top is 0, and never credits completion tokens", async () => {
     const out = await run(reagentJoint, input(true), { ...cfg, units: { type: "segment", refine_top: 0 } });
     const row = out.targets[1]!.importance;
