@@ -11,12 +11,14 @@
  *   node --import tsx bench/realmodel/run.ts [--model smollm2] [--lengths 64,256] [--items 4] [--methods joint,loo,random]
  *        [--seeds 42,43] [--max-steps N] [--families needle,capital,multidoc] [--skip 0] [--threads 2] [--faithfulness 8] [--tag name]
  *
- * Methods: joint (token-level ReAGent, joint mode), loo, random (tokens); segfirst (segment-first
- * ReAGent over paragraphs, i.e. the items' documents, refining the top one to tokens), segfirst-u
- * (its unit stage only: refine_top 0), segfirst-u32 / segfirst-u64 (the unit stage capped at 7 / 15 steps,
- * ≤ 32 / 64 sequences: ReAGent at ContextCite's call counts), segfirst-sent
- * (the same over sentences), cc32 / cc64 (ContextCite-style, 32 / 64 ablations over paragraphs),
- * loo-unit (leave-one-paragraph-out). Each is engine settings only.
+ * Methods (methods.ts, engine settings only): joint (token-level ReAGent, joint mode), loo, random
+ * (tokens); segfirst (segment-first ReAGent over paragraphs, i.e. the items' documents, at the
+ * engine's defaults), segfirst-u (its unit stage only: refine_top 0), segfirst-u32 / segfirst-u64
+ * and segfirst-s32 / segfirst-s64 (the unit stage capped at 7 / 15 steps, ≤ 32 / 64 sequences:
+ * ReAGent at ContextCite's call counts, read with pooled z / the surrogate), segfirst-p (pooled z),
+ * segfirst-s2 (refining the top two units), segfirst-sent (over sentences), cc32 / cc64
+ * (ContextCite-style, 32 / 64 ablations over paragraphs), loo-unit (leave-one-paragraph-out).
+ * bench/realmodel/inspect.ts prints one record's units and top tokens.
  *
  * --items: records per family per length (answered items only, in file order); --skip: answered items
  * per family passed over first, so a second run measures further items.
@@ -28,7 +30,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import type { EngineConfigInput } from "../../src/attribution/config.js";
 import { causalRecallAtK, firstTargetPromptRow } from "../../src/attribution/metrics.js";
 import { topNIndices } from "../../src/attribution/vector-math.js";
 import { buildEngine, type BuiltEngine } from "../../src/app/engine.js";
@@ -36,30 +37,8 @@ import { loadLocalModel } from "../../src/models/local-model.js";
 import { unitBoundaries } from "../../src/text/units.js";
 import { arg, commandLine, mean, pct } from "../engine/common.js";
 import { evalItemSchema, FAMILIES, type EvalItem } from "./items.js";
+import { METHODS } from "./methods.js";
 
-/** The methods this harness knows, as engine settings. New methods from src/attribution get a line here. */
-const METHODS: Record<string, { readonly cfg: EngineConfigInput; readonly seeded: boolean }> = {
-  joint: { cfg: { method: "reagent", mode: "joint" }, seeded: true },
-  loo: { cfg: { method: "loo" }, seeded: false },
-  random: { cfg: { method: "random" }, seeded: true },
-  // Unit-level methods: a unit is a paragraph (the items' documents and paragraphs are separated by blank lines).
-  segfirst: { cfg: { method: "reagent", mode: "joint", units: "paragraph" }, seeded: true },
-  // Unit stage only (no token refinement inside the top unit): the cost of ranking the documents.
-  "segfirst-u": { cfg: { method: "reagent", mode: "joint", units: { type: "paragraph", refine_top: 0 } }, seeded: true },
-  "segfirst-sent": { cfg: { method: "reagent", mode: "joint", units: "sentence" }, seeded: true },
-  // The unit stage at ContextCite's call counts (equal-calls comparison): 4 probes × 7 / 15 steps plus the
-  // unperturbed pass, the empty-prompt pass and the final restore check: ≤ 32 / 64 sequences. The check at
-  // the last step still decides `converged`.
-  "segfirst-u32": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 7 }, units: { type: "paragraph", refine_top: 0 } }, seeded: true },
-  "segfirst-u64": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 15 }, units: { type: "paragraph", refine_top: 0 } }, seeded: true },
-  // The same with `aggregation: surrogate` (the walk's draws read by a Lasso; no extra calls).
-  "segfirst-s32": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 7 }, units: { type: "paragraph", refine_top: 0 }, aggregation: "surrogate" }, seeded: true },
-  "segfirst-s64": { cfg: { method: { type: "reagent", mode: "joint", max_steps: 15 }, units: { type: "paragraph", refine_top: 0 }, aggregation: "surrogate" }, seeded: true },
-  "segfirst-s": { cfg: { method: "reagent", mode: "joint", units: "paragraph", aggregation: "surrogate" }, seeded: true },
-  cc32: { cfg: { method: { type: "context_cite", ablations: 32 }, units: "paragraph" }, seeded: true },
-  cc64: { cfg: { method: { type: "context_cite", ablations: 64 }, units: "paragraph" }, seeded: true },
-  "loo-unit": { cfg: { method: "loo", units: "paragraph" }, seeded: false },
-};
 
 const lengths = arg("lengths", "64,256").split(",").map(Number);
 const perFamily = Number(arg("items", "4"));

@@ -29,9 +29,9 @@
  * - `patience` S > 0: a target none of whose probes converged within S steps is given up like
  *   one that reached T_max (`converged: false`, mean over all probes).
  * - `aggregation: pooled` (a deviation, opt-in): softmax of the probes' mean z, used by the
- *   ensemble/restore checks and the result; `probes` (default) is the published mean of softmax(z);
- *   `surrogate` (a deviation, opt-in): a Lasso over every update draw of the target (surrogate.ts),
- *   pooled z while that fit has no positive weight yet.
+ *   ensemble/restore checks and the result; `probes` (default over tokens) is the published mean
+ *   of softmax(z); `surrogate` (a deviation, the default over units): a Lasso over every update
+ *   draw of the target (surrogate.ts), pooled z while that fit has no positive weight yet.
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */

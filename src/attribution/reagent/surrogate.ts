@@ -1,6 +1,7 @@
 /**
- * `aggregation: surrogate` (a deviation, joint mode only; docs/attribution.md): the target's
- * importance is read from the walk's own draws by a sparse linear surrogate instead of from z.
+ * `aggregation: surrogate` (a deviation, joint mode only, the default over units;
+ * docs/attribution.md): the target's importance is read from the walk's own draws by a sparse
+ * linear surrogate instead of from z.
  *
  * ReAGent's update gives every replaced feature +2·atanh(Δp) and every kept one the opposite,
  * so a feature with no effect of its own still moves by the full Δp of whatever was replaced

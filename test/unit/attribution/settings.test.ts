@@ -28,6 +28,13 @@ describe("engine settings as per-strategy sections", () => {
     expect(resolveEngineConfig({ method: "context_cite" }).method).toEqual({ type: "context_cite", ablations: 64, keep_prob: 0.5, lasso_alpha: 0.01 });
   });
 
+  it("read unit-level walks with the surrogate by default, token-level ones as published", () => {
+    expect(resolveEngineConfig({ units: "paragraph" }).aggregation).toBe("surrogate");
+    expect(resolveEngineConfig({}).aggregation).toBe("probes");
+    expect(resolveEngineConfig({ units: "paragraph", aggregation: "pooled" }).aggregation).toBe("pooled");
+    expect(resolveEngineConfig({ units: "paragraph", method: "context_cite" }).aggregation).toBe("probes");
+  });
+
   it("keep the 0.1 flat names working, lifted into their sections, and name them as deprecated", () => {
     const legacy = { mode: "joint", num_probes: 8, max_steps: 300, keep_top_n: 4, stopping_top_k: 2, min_steps: 10, sampler: "mlm", mlm_top_k: 3 } as const;
     const cfg = resolveEngineConfig(legacy);
