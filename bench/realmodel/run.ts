@@ -30,7 +30,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { AttributionResult } from "../../schemas/attribution-result.js";
-import { causalRecallAtK, firstTargetPromptRow } from "../../src/attribution/metrics.js";
+import { causalRecallAtK, firstTargetPromptRow, tokensInSpans } from "../../src/attribution/metrics.js";
 import { topNIndices } from "../../src/attribution/vector-math.js";
 import { buildEngine, type BuiltEngine } from "../../src/app/engine.js";
 import { loadLocalModel } from "../../src/models/local-model.js";
@@ -71,6 +71,21 @@ function unitRecall(res: AttributionResult, item: EvalItem, k: number): boolean 
   return topNIndices(scores, k).includes(item.causal_unit);
 }
 
+/**
+ * Recall@k of the causal span among the causal unit's own tokens, when segment-first refined that
+ * unit (null otherwise: an unrefined unit shares its score evenly, so ranks inside it are ties).
+ * Separates "the refinement found the value inside the right document" from the global token
+ * rank, where the question's tokens compete with it.
+ */
+function tokenRecallInUnit(res: AttributionResult, item: EvalItem, k: number): boolean | null {
+  const u = item.units[item.causal_unit];
+  if (!u || !res.units.some((x) => x.refined && x.start < u.end && u.start < x.end)) return null;
+  const row = firstTargetPromptRow(res);
+  const mask = res.prompt.tokens.map((t) => !t.protected && t.start < u.end && u.start < t.end);
+  const want = tokensInSpans(res, item.causal.slice(0, 1));
+  return topNIndices(row, k, mask).some((i) => want.has(i));
+}
+
 /** Whether the causal sentence outranks every other sentence of the context (the item's units; same sentence cuts as the engine's units). */
 function sentenceAt1(res: AttributionResult, item: EvalItem): boolean {
   const row = firstTargetPromptRow(res);
@@ -107,6 +122,9 @@ type Row = {
   wall_s: number;
   converged: boolean;
   tok_r1: boolean;
+  /** Token recall@1 / @3 inside the causal unit when it was refined (null when it was not). */
+  tok_in_unit_r1: boolean | null;
+  tok_in_unit_r3: boolean | null;
   tok_r3: boolean;
   unit_r1: boolean;
   unit_r3: boolean;
@@ -188,6 +206,8 @@ for (const L of lengths) {
         converged: res.convergence.converged,
         tok_r1: causalRecallAtK(res, item.causal.slice(0, 1), 1),
         tok_r3: causalRecallAtK(res, item.causal.slice(0, 1), 3),
+        tok_in_unit_r1: tokenRecallInUnit(res, item, 1),
+        tok_in_unit_r3: tokenRecallInUnit(res, item, 3),
         unit_r1: unitRecall(res, item, 1),
         unit_r3: unitRecall(res, item, 3),
         sent_r1: sentenceAt1(res, item),
@@ -199,7 +219,7 @@ for (const L of lengths) {
       rows.push(row);
       writeResults(false);
       console.error(
-        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}, top-1 ${top1 ? "agrees" : "differs"} (${tops.map((t) => t.join(",")).join(" / ")})`}`,
+        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}${row.tok_in_unit_r1 === null ? "" : ` (inside the causal unit ${row.tok_in_unit_r1 ? "@1" : row.tok_in_unit_r3 ? "@3" : "miss"})`}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}, top-1 ${top1 ? "agrees" : "differs"} (${tops.map((t) => t.join(",")).join(" / ")})`}`,
       );
     }
     const b = (f: (r: Row) => boolean): number => mean(rows.map((r) => (f(r) ? 1 : 0)));
@@ -207,6 +227,10 @@ for (const L of lengths) {
       records: rows.length,
       token_recall_at_1: b((r) => r.tok_r1),
       token_recall_at_3: b((r) => r.tok_r3),
+      // Over the records whose causal unit was refined (NaN when none was).
+      token_in_unit_recall_at_1: mean(rows.filter((r) => r.tok_in_unit_r1 !== null).map((r) => (r.tok_in_unit_r1 ? 1 : 0))),
+      token_in_unit_recall_at_3: mean(rows.filter((r) => r.tok_in_unit_r3 !== null).map((r) => (r.tok_in_unit_r3 ? 1 : 0))),
+      causal_unit_refined: b((r) => r.tok_in_unit_r1 !== null),
       unit_recall_at_1: b((r) => r.unit_r1),
       unit_recall_at_3: b((r) => r.unit_r3),
       sentence_recall_at_1: b((r) => r.sent_r1),
@@ -222,7 +246,7 @@ for (const L of lengths) {
     (summary[String(L)] ??= {})[method] = s;
     writeResults(false);
     console.log(
-      `${method.padEnd(13)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | sentence r@1 ${pct(s.sentence_recall_at_1).padStart(6)} | ${s.features_per_record.toFixed(0)} features | ` +
+      `${method.padEnd(13)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)}${s.causal_unit_refined > 0 ? ` (inside the causal unit, refined on ${pct(s.causal_unit_refined)}: r@1 ${pct(s.token_in_unit_recall_at_1)} r@3 ${pct(s.token_in_unit_recall_at_3)})` : ""} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | sentence r@1 ${pct(s.sentence_recall_at_1).padStart(6)} | ${s.features_per_record.toFixed(0)} features | ` +
         `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)}, top-1 agreement ${Number.isNaN(s.seed_top1_agreement) ? "n/a" : pct(s.seed_top1_agreement)} | faithfulness ln-ratio vs random: comprehensiveness ${fmtLn(s.comprehensiveness_ln_ratio)}, sufficiency ${fmtLn(s.sufficiency_ln_ratio)} (${faithBudget} sequences)`,
     );
   }
