@@ -4,7 +4,8 @@
  *   recall@1/@3 of the causal span at token level (the value/country tokens) and at unit level
  *   (the document/paragraph holding it, ranked by the first target's importance summed per unit),
  *   sequences and wall time per record, share of records converged, seed top-3 overlap (two
- *   seeds, same record; top-3 units at unit level), recall@1 of the causal sentence, and the
+ *   seeds, same record; top-3 units at unit level; "credited": over the features each seed gives a
+ *   positive score, see overlapOf), recall@1 of the causal sentence, and the
  *   engine's deletion faithfulness as ln-ratios against random features of the same count.
  * Only the answer's first token is attributed (the one make-eval checked).
  *
@@ -105,11 +106,32 @@ function sentenceAt1(res: AttributionResult, item: EvalItem): boolean {
   return best !== undefined && best.start < c.end && c.start < best.end;
 }
 
-/** Top-3 features: units at unit level (their tokens share one score), else prompt tokens. */
+/** Features' scores: units at unit level (their tokens share one score), else prompt tokens (protected ones masked). */
+function featureScores(res: AttributionResult): { scores: ArrayLike<number>; mask?: boolean[] } {
+  if (res.units.length > 0) return { scores: res.units.map((u) => u.score) };
+  return { scores: firstTargetPromptRow(res), mask: res.prompt.tokens.map((t) => !t.protected) };
+}
+
+/** Top-3 features, ties (zeros included) broken by position. */
 function top3(res: AttributionResult): number[] {
-  if (res.units.length > 0) return topNIndices(res.units.map((u) => u.score), 3);
-  const row = firstTargetPromptRow(res);
-  return topNIndices(row, 3, res.prompt.tokens.map((t) => !t.protected));
+  const { scores, mask } = featureScores(res);
+  return topNIndices(scores, 3, mask);
+}
+
+/** The top-3 features with a positive score: fewer when the method credits fewer (the surrogate's noise floor). */
+function top3Credited(res: AttributionResult): number[] {
+  const { scores } = featureScores(res);
+  return top3(res).filter((i) => (scores[i] ?? 0) > 0);
+}
+
+/**
+ * Overlap of two seeds' top-3 sets, |A ∩ B| / 3; `credited`: over the features each seed gives a
+ * positive score, |A ∩ B| / max(|A|, |B|), so two seeds that both credit the same two units
+ * and nothing else agree fully instead of on whichever zero comes first by position.
+ */
+function overlapOf(a: readonly number[], b: readonly number[], credited: boolean): number {
+  const hits = a.filter((i) => b.includes(i)).length;
+  return credited ? hits / Math.max(a.length, b.length, 1) : hits / 3;
 }
 
 type Row = {
@@ -130,6 +152,8 @@ type Row = {
   unit_r3: boolean;
   sent_r1: boolean;
   seed_top3_overlap: number | null;
+  /** Overlap of the top-3 features each seed credits with a positive score (overlapOf). */
+  seed_top3_overlap_credited: number | null;
   /** Whether both seeds rank the same feature first. */
   seed_top1_agree: boolean | null;
   /** Each seed's top-3 features (unit or token indices), for reading what the overlap misses. */
@@ -185,13 +209,16 @@ for (const L of lengths) {
       const res = await (await engineFor(method, seeds[0] as number)).engine.attribute(req);
       const wall = (performance.now() - t0) / 1000;
       let overlap: number | null = null;
+      let overlapCredited: number | null = null;
       let top1: boolean | null = null;
       const tops = [top3(res)];
+      const credited = [top3Credited(res)];
       if (METHODS[method]!.seeded && seeds.length > 1) {
         const res2 = await (await engineFor(method, seeds[1] as number)).engine.attribute(req);
         tops.push(top3(res2));
-        const b = new Set(tops[1]);
-        overlap = (tops[0] as number[]).filter((i) => b.has(i)).length / 3;
+        credited.push(top3Credited(res2));
+        overlap = overlapOf(tops[0] as number[], tops[1] as number[], false);
+        overlapCredited = overlapOf(credited[0] as number[], credited[1] as number[], true);
         top1 = tops[0]?.[0] === tops[1]?.[0];
       }
       const row: Row = {
@@ -212,6 +239,7 @@ for (const L of lengths) {
         unit_r3: unitRecall(res, item, 3),
         sent_r1: sentenceAt1(res, item),
         seed_top3_overlap: overlap,
+        seed_top3_overlap_credited: overlapCredited,
         seed_top1_agree: top1,
         top3_by_seed: tops,
         faithfulness: res.faithfulness,
@@ -219,7 +247,7 @@ for (const L of lengths) {
       rows.push(row);
       writeResults(false);
       console.error(
-        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}${row.tok_in_unit_r1 === null ? "" : ` (inside the causal unit ${row.tok_in_unit_r1 ? "@1" : row.tok_in_unit_r3 ? "@3" : "miss"})`}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)}, top-1 ${top1 ? "agrees" : "differs"} (${tops.map((t) => t.join(",")).join(" / ")})`}`,
+        `  ${method} ${item.id}: ${row.sequences} sequences, ${wall.toFixed(1)} s, ${row.converged ? "converged" : "not converged"}; token ${row.tok_r1 ? "@1" : row.tok_r3 ? "@3" : "miss"}${row.tok_in_unit_r1 === null ? "" : ` (inside the causal unit ${row.tok_in_unit_r1 ? "@1" : row.tok_in_unit_r3 ? "@3" : "miss"})`}, unit ${row.unit_r1 ? "@1" : row.unit_r3 ? "@3" : "miss"}, sentence ${row.sent_r1 ? "@1" : "miss"}; ${row.features} features; faithfulness ln-ratio ${fmtLn(row.faithfulness?.comprehensiveness_ln_ratio)} / ${fmtLn(row.faithfulness?.sufficiency_ln_ratio)}${overlap === null ? "" : `; seed top-3 overlap ${overlap.toFixed(2)} (credited ${(overlapCredited ?? NaN).toFixed(2)}), top-1 ${top1 ? "agrees" : "differs"} (${tops.map((t) => t.join(",")).join(" / ")})`}`,
       );
     }
     const b = (f: (r: Row) => boolean): number => mean(rows.map((r) => (f(r) ? 1 : 0)));
@@ -239,6 +267,7 @@ for (const L of lengths) {
       wall_s_per_record: mean(rows.map((r) => r.wall_s)),
       converged: b((r) => r.converged),
       seed_top3_overlap: mean(rows.map((r) => r.seed_top3_overlap ?? NaN)),
+      seed_top3_overlap_credited: mean(rows.map((r) => r.seed_top3_overlap_credited ?? NaN)),
       seed_top1_agreement: mean(rows.map((r) => (r.seed_top1_agree === null ? NaN : r.seed_top1_agree ? 1 : 0))),
       comprehensiveness_ln_ratio: mean(rows.map((r) => r.faithfulness?.comprehensiveness_ln_ratio ?? NaN)),
       sufficiency_ln_ratio: mean(rows.map((r) => r.faithfulness?.sufficiency_ln_ratio ?? NaN)),
@@ -247,7 +276,7 @@ for (const L of lengths) {
     writeResults(false);
     console.log(
       `${method.padEnd(13)} token r@1 ${pct(s.token_recall_at_1).padStart(6)} r@3 ${pct(s.token_recall_at_3).padStart(6)}${s.causal_unit_refined > 0 ? ` (inside the causal unit, refined on ${pct(s.causal_unit_refined)}: r@1 ${pct(s.token_in_unit_recall_at_1)} r@3 ${pct(s.token_in_unit_recall_at_3)})` : ""} | unit r@1 ${pct(s.unit_recall_at_1).padStart(6)} r@3 ${pct(s.unit_recall_at_3).padStart(6)} | sentence r@1 ${pct(s.sentence_recall_at_1).padStart(6)} | ${s.features_per_record.toFixed(0)} features | ` +
-        `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : s.seed_top3_overlap.toFixed(2)}, top-1 agreement ${Number.isNaN(s.seed_top1_agreement) ? "n/a" : pct(s.seed_top1_agreement)} | faithfulness ln-ratio vs random: comprehensiveness ${fmtLn(s.comprehensiveness_ln_ratio)}, sufficiency ${fmtLn(s.sufficiency_ln_ratio)} (${faithBudget} sequences)`,
+        `sequences ${s.sequences_per_record.toFixed(0).padStart(6)}  wall ${s.wall_s_per_record.toFixed(1).padStart(6)} s | converged ${pct(s.converged).padStart(6)} | seed top-3 overlap ${Number.isNaN(s.seed_top3_overlap) ? "   n/a" : `${s.seed_top3_overlap.toFixed(2)} (credited ${s.seed_top3_overlap_credited.toFixed(2)})`}, top-1 agreement ${Number.isNaN(s.seed_top1_agreement) ? "n/a" : pct(s.seed_top1_agreement)} | faithfulness ln-ratio vs random: comprehensiveness ${fmtLn(s.comprehensiveness_ln_ratio)}, sufficiency ${fmtLn(s.sufficiency_ln_ratio)} (${faithBudget} sequences)`,
     );
   }
 }

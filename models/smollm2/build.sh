@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 ARGS=(--gguf "$GGUF" --out "$OUT")
 if [ ${#INT8[@]} -gt 0 ]; then ARGS+=(--int8 "$OUT-int8"); fi
-PYTHONHASHSEED=0 "$PY" "$HERE/export.py" "${ARGS[@]}" 2> >(grep -v -E "it/s\]|TracerWarning|DeprecationWarning|torch.onnx.export\(|padding_length|pre-processing before quantization|opset9.index|advanced indexing" >&2)
+PYTHONHASHSEED=0 "$PY" "$HERE/export.py" "${ARGS[@]}" 2> >(grep -v -E "it/s\]|TracerWarning|DeprecationWarning|torch.onnx.export\(|padding_length|pre-processing before quantization|opset9.index|advanced indexing|shape_type_inference.*GroupQueryAttention" >&2)
 
 echo "built in $(( $(date +%s) - start )) s:"
 for d in "$OUT" ${INT8[@]:+"$OUT-int8"}; do

@@ -8,15 +8,17 @@ export interface LassoFit {
   /** One weight per column, in the original (unstandardised) scale; 0 for constant columns. */
   readonly weights: Float64Array;
   readonly intercept: number;
+  /** Each column's standard deviation (population), the scale its standardised weight was fitted on. */
+  readonly sd: Float64Array;
 }
 
 export function lasso(x: readonly (readonly number[])[], y: readonly number[], alpha: number, maxIter = 1000, tol = 1e-6): LassoFit {
   const n = y.length;
   const f = x[0]?.length ?? 0;
   const weights = new Float64Array(f);
-  if (n === 0 || f === 0) return { weights, intercept: n === 0 ? 0 : y.reduce((a, b) => a + b, 0) / n };
-  const mean = new Float64Array(f);
   const sd = new Float64Array(f);
+  if (n === 0 || f === 0) return { weights, sd, intercept: n === 0 ? 0 : y.reduce((a, b) => a + b, 0) / n };
+  const mean = new Float64Array(f);
   for (let j = 0; j < f; j++) {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i]?.[j] ?? 0;
@@ -56,5 +58,5 @@ export function lasso(x: readonly (readonly number[])[], y: readonly number[], a
     weights[j] = (w[j] as number) / (sd[j] as number);
     intercept -= (weights[j] as number) * (mean[j] as number);
   }
-  return { weights, intercept };
+  return { weights, intercept, sd };
 }

@@ -31,7 +31,8 @@
  * - `aggregation: pooled` (a deviation, opt-in): softmax of the probes' mean z, used by the
  *   ensemble/restore checks and the result; `probes` (default over tokens) is the published mean
  *   of softmax(z); `surrogate` (a deviation, the default over units): a Lasso over every update
- *   draw of the target (surrogate.ts), pooled z while that fit has no positive weight yet.
+ *   draw of the target (surrogate.ts), pooled z while that fit has no positive weight yet; the
+ *   result keeps only the weights above the draws' noise.
  * Cost: 1 + Σ_steps (probe indices with any live target + checks) sequences, against
  * reference mode's Σ_targets (1 + Σ_steps 2·live probes).
  */
@@ -43,7 +44,7 @@ import { unperturbedPass, type UnperturbedPass } from "../unperturbed.js";
 import { topNIndices } from "../vector-math.js";
 import { ProbeSet, aggregateProbes, applyUpdate, drawReplacement, scoreOf, stoppingReplacement } from "./probes.js";
 import { segmentFirst } from "./segment-first.js";
-import { DrawLog } from "./surrogate.js";
+import { DrawLog, SURROGATE_MIN_T } from "./surrogate.js";
 
 /** Probe index of an ensemble check: it speaks for all of the target's probes. */
 const ALL_PROBES = -1;
@@ -298,7 +299,12 @@ export async function jointLoop(
   const out: LoopTarget[] = states.map((s) => {
     const agg = aggregateProbes(s.probes, cfg.aggregation === "surrogate" ? "pooled" : cfg.aggregation);
     // The surrogate reads every draw: at unit level all probes stop together, so converged or not is the same set.
-    const importance = cfg.aggregation === "surrogate" ? targetScores(s, cfg.aggregation) : agg.importance;
+    // The result drops surrogate weights within noise; the stopping checks above read the whole fit.
+    const read = cfg.aggregation === "surrogate" ? s.draws?.read(SURROGATE_MIN_T) : undefined;
+    if (read && !read.significant) {
+      warnings.push(`target ${s.t}: no feature's surrogate weight is ${SURROGATE_MIN_T} standard errors above zero; its shares are within the draws' noise`);
+    }
+    const importance = cfg.aggregation === "surrogate" ? (read?.importance ?? targetScores(s, "pooled")) : agg.importance;
     if (!agg.converged) {
       const limit = s.steps < m.max_steps && rule.patience > 0 ? `${s.steps} steps (patience)` : `${m.max_steps} steps`;
       warnings.push(`target ${s.t}: no probe converged within ${limit}; importance is ${cfg.aggregation === "surrogate" ? "the surrogate over all draws" : "the mean over all probes"}`);

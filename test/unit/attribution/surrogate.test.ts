@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveEngineConfig } from "../../../src/attribution/config.js";
 import { applyUpdate, drawReplacement } from "../../../src/attribution/reagent/probes.js";
-import { DrawLog } from "../../../src/attribution/reagent/surrogate.js";
+import { DrawLog, SURROGATE_MIN_T } from "../../../src/attribution/reagent/surrogate.js";
 import { createRng } from "../../../src/attribution/rng.js";
 import { topNIndices } from "../../../src/attribution/vector-math.js";
 
@@ -48,6 +48,39 @@ describe("aggregation: surrogate (a Lasso over the walk's own draws)", () => {
     const byZ = new Set(seeds.map((s) => second(walk(s, 40).z)));
     expect(bySurrogate).toEqual(new Set([4]));
     expect(byZ.size).toBeGreaterThan(1);
+  });
+
+  it("reads the result with a noise floor: only the units with an effect keep a share, the same set under every seed", () => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const { log } = walk(seed, 60);
+      const raw = log.importance() as Float64Array;
+      const read = log.read(SURROGATE_MIN_T);
+      expect(read?.significant).toBe(true);
+      const imp = read?.importance as Float64Array;
+      const credited = [1, 2, 3, 4, 5, 6].filter((k) => (imp[k] ?? 0) > 0);
+      expect(credited).toEqual([2, 4]);
+      expect(read?.belowNoise).toBe([1, 3, 5, 6].filter((k) => (raw[k] ?? 0) > 0).length);
+      expect(Array.from(imp).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+      // The floor only removes: the credited units keep their order.
+      expect(topNIndices(imp, 2, replaceable)).toEqual(topNIndices(raw, 2, replaceable));
+    }
+  });
+
+  it("keeps the unfiltered weights, and says so, when nothing clears the floor", () => {
+    // p barely depends on unit 3 and jitters with the draw: a weak positive weight inside the noise.
+    const rng = createRng(9, "noise");
+    const log = new DrawLog(replaceable);
+    for (let i = 0; i < 30; i++) {
+      const replaced = drawReplacement(replaceable.length, replaceable, 0.3, rng);
+      log.add(replaced, 0.5 + (replaced[3] ? -0.01 : 0) + 0.2 * (rng.next() - 0.5));
+    }
+    const raw = log.importance();
+    const read = log.read(SURROGATE_MIN_T);
+    if (raw === undefined) expect(read).toBeUndefined();
+    else {
+      expect(read?.significant).toBe(false);
+      expect(Array.from(read?.importance ?? [])).toEqual(Array.from(raw));
+    }
   });
 
   it("says nothing (undefined) until the draws show a positive effect", () => {
