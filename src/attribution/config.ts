@@ -58,7 +58,7 @@ export const engineSettingsObject = z
       .enum(aggregationIds)
       .optional()
       .describe(
-        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, one score carrying every probe's updates; `surrogate` (a deviation, joint mode only) fits ContextCite's sparse linear surrogate to every update draw of the walk, crediting each feature with its own effect rather than its co-replaced neighbours' (docs/attribution.md). Default: probes at token level, surrogate at unit level (joint mode)",
+        "How a target's probes become its importance: `probes` averages softmax(z) over the converged probes (as published; reference mode always does); `pooled` (a deviation, joint mode only) takes softmax of their mean z, one score carrying every probe's updates; `surrogate` (a deviation, joint mode only) fits ContextCite's sparse linear surrogate to every update draw of the walk, crediting each feature with its own effect rather than its co-replaced neighbours', and keeps only the weights two standard errors above zero (docs/attribution.md). Default: probes at token level, surrogate at unit level (joint mode)",
       ),
     units: unitsSchema.prefault("token"),
     faithfulness: faithfulnessSchema.prefault("off"),
